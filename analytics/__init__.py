@@ -1,0 +1,1 @@
+"""shopbot's business logic and store. Nothing in this package imports Rasa."""

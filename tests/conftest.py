@@ -1,0 +1,74 @@
+"""Shared fixtures: throwaway databases on SQLite and on the local PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+from analytics.store import make_engine, upgrade  # noqa: E402
+
+# The PostgreSQL server used for the PostgreSQL half of the store tests. A throwaway database is
+# created on it for each test session and dropped afterwards.
+PG_ADMIN_URL = os.environ.get("SHOPBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin_engine() -> Engine:
+    return make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'shop.db'}"
+
+
+@pytest.fixture
+def engine(sqlite_url) -> Iterator[Engine]:
+    """A fresh, migrated SQLite database in a temporary folder."""
+    eng = make_engine(sqlite_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    admin = _pg_admin_engine()
+    name = f"shopbot_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - environment problem, reported clearly
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is needed for this test: {exc}")
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_url) -> Iterator[Engine]:
+    """A fresh, migrated PostgreSQL database."""
+    eng = make_engine(pg_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request) -> Engine:
+    """The same test on a fresh SQLite and a fresh PostgreSQL database."""
+    name = "engine" if request.param == "sqlite" else "pg_engine"
+    return request.getfixturevalue(name)
