@@ -1,0 +1,97 @@
+"""Trained analytics loaded once per process, for the action server and the CLI.
+
+The action server calls :func:`get_analytics` at start; every method answers from memory (plus a
+cheap stock refresh), never by refitting a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from analytics import artifacts
+from analytics.errors import ModelMissing
+from analytics.store import get_engine
+
+log = logging.getLogger(__name__)
+
+STOCK_REFRESH_SECONDS = 60.0
+
+
+class Analytics:
+    """The latest trained artifacts (recommender, forecasts, …) and the store they came from."""
+
+    def __init__(self, engine: Engine | None = None, version: str | None = None):
+        self.engine = engine or get_engine()
+        self.version = version or artifacts.latest_version()
+        self._recommender: Any = None
+        self._stock_checked = 0.0
+        self._lock = threading.Lock()
+
+    # -- loading -------------------------------------------------------------------------------
+    def load(self) -> Analytics:
+        """Loads every artifact now (call at server start); missing ones are logged, not fatal."""
+        try:
+            self._recommender = artifacts.load("recommender", version=self.version)
+        except ModelMissing as err:
+            log.warning("recommender not loaded: %s", err)
+        return self
+
+    @property
+    def recommender(self):
+        if self._recommender is None:
+            raise ModelMissing("recommendations are not trained yet — run `shopbot train`")
+        self._refresh_stock()
+        return self._recommender
+
+    def _refresh_stock(self) -> None:
+        # Stock changes between trainings; refresh the recommender's in-stock set now and then.
+        if time.monotonic() - self._stock_checked < STOCK_REFRESH_SECONDS:
+            return
+        with self._lock:
+            if time.monotonic() - self._stock_checked < STOCK_REFRESH_SECONDS:
+                return
+            from analytics.data import load_products
+
+            update = getattr(self._recommender, "update_stock", None)
+            if update is not None:
+                update(load_products(self.engine))
+            self._stock_checked = time.monotonic()
+
+    # -- answers ---------------------------------------------------------------------------------
+    def recommend(self, customer_id: int | None, n: int = 5, category: str | None = None):
+        """Top-n products for a customer (or popular ones for a guest when customer_id is None)."""
+        rec = self.recommender
+        if customer_id is None:
+            return rec.popular(n, category=category)
+        return rec.recommend(customer_id, n, category=category)
+
+    def popular(self, n: int = 5, category: str | None = None):
+        return self.recommender.popular(n, category=category)
+
+    def similar(self, sku: str, n: int = 5):
+        return self.recommender.similar(sku, n)
+
+
+_instance: Analytics | None = None
+_instance_lock = threading.Lock()
+
+
+def get_analytics() -> Analytics:
+    """The process-wide :class:`Analytics`, loaded on first use."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            _instance = Analytics().load()
+        return _instance
+
+
+def reset() -> None:
+    """Forget the loaded artifacts (tests, or after `shopbot train` in the same process)."""
+    global _instance
+    with _instance_lock:
+        _instance = None
