@@ -1,0 +1,125 @@
+"""Who is chatting: verify the session token the shop's website signs for logged-in customers.
+
+The storefront page sends the token in the message metadata. Metadata comes from the browser and
+is untrusted, and Rasa checks the socket.io JWT only when the socket connects, so the action
+server verifies the signature, issuer and expiry of every token itself, here.
+
+Tokens are JWTs signed with HS256 and the secret ``SHOPBOT_SESSION_SECRET``; claims: ``sub``
+(the customer id as a string), ``iat``, ``exp`` and ``iss="shopbot"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+
+log = logging.getLogger(__name__)
+
+SECRET_ENV = "SHOPBOT_SESSION_SECRET"
+ISSUER = "shopbot"
+ALGORITHM = "HS256"
+# Clocks of the website and the action server may differ a little.
+LEEWAY_SECONDS = 30
+# A real token is a few hundred bytes; refusing huge inputs early keeps a hostile client from
+# making us decode megabytes of base64.
+MAX_TOKEN_LENGTH = 4096
+METADATA_KEY = "session_token"
+
+_warned_no_secret = False
+
+
+def _secret(secret: str | None) -> str | None:
+    """The secret given, else the one from the environment, else None."""
+    if secret:
+        return secret
+    return os.environ.get(SECRET_ENV) or None
+
+
+def issue_token(
+    customer_id: int,
+    *,
+    secret: str | None = None,
+    ttl_seconds: int = 3600,
+    now: float | None = None,
+) -> str:
+    """A signed session token for ``customer_id`` valid for ``ttl_seconds`` (what the site does)."""
+    key = _secret(secret)
+    if not key:
+        raise RuntimeError(f"{SECRET_ENV} is not set; cannot sign session tokens.")
+    if isinstance(customer_id, bool) or not isinstance(customer_id, int) or customer_id <= 0:
+        raise ValueError(f"customer_id must be a positive integer, got {customer_id!r}")
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "sub": str(customer_id),
+        "iat": issued,
+        "exp": issued + int(ttl_seconds),
+        "iss": ISSUER,
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def verify_token(token: Any, *, secret: str | None = None, now: float | None = None) -> int | None:
+    """The customer id a valid token names, or None for anything invalid (never raises)."""
+    global _warned_no_secret
+    key = _secret(secret)
+    if not key:
+        if not _warned_no_secret:
+            log.warning("%s is not set: every customer session token is rejected.", SECRET_ENV)
+            _warned_no_secret = True
+        return None
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    try:
+        # Signature and required claims are checked by PyJWT; time claims are checked below
+        # against ``now`` so that tests (and callers) can pin the clock.
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={
+                "require": ["sub", "exp", "iat", "iss"],
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
+        )
+    except Exception:  # any malformed, forged or foreign token: not a customer
+        return None
+    current = time.time() if now is None else now
+    exp, iat, sub = claims.get("exp"), claims.get("iat"), claims.get("sub")
+    if not _is_number(exp) or not _is_number(iat):
+        return None
+    if current > exp + LEEWAY_SECONDS or iat > current + LEEWAY_SECONDS:
+        return None
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or len(sub) > 18:
+        return None
+    customer_id = int(sub)
+    return customer_id if customer_id > 0 else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def customer_from_metadata(
+    metadata: Any, *, secret: str | None = None, now: float | None = None
+) -> int | None:
+    """The verified customer id from message metadata, or None (guest or anything malformed).
+
+    Looks at ``metadata["session_token"]`` (REST clients) and
+    ``metadata["customData"]["session_token"]`` (the socket.io widget puts customData there).
+    """
+    if not isinstance(metadata, Mapping):
+        return None
+    token = metadata.get(METADATA_KEY)
+    if token is None:
+        custom = metadata.get("customData")
+        if isinstance(custom, Mapping):
+            token = custom.get(METADATA_KEY)
+    return verify_token(token, secret=secret, now=now)
