@@ -24,7 +24,7 @@ demo: setup
 	@$(BIN)/shopbot setup-demo --if-missing
 
 train: demo
-	@$(BIN)/shopbot train --if-stale
+	@$(BIN)/shopbot train --if-stale --with-rasa
 
 run: train
 	@$(BIN)/shopbot run

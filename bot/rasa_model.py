@@ -1,0 +1,76 @@
+"""The trained Rasa model: trained once per content of config, domain and data, then reused.
+
+Models are named ``models/shopbot-<hash>.tar.gz`` after a hash of everything that goes into
+training, so "is the model stale?" is a file lookup, and tests and `make run` share one model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAINING_INPUTS = ("config.yml", "domain.yml", "domain", "data")
+# Bump to force a retrain when something outside the training files changes the model.
+MODEL_FORMAT = "1"
+
+
+def training_hash(root: Path = ROOT) -> str:
+    """Hash of config, domain and training data (file paths and contents)."""
+    h = hashlib.sha256(MODEL_FORMAT.encode())
+    for name in TRAINING_INPUTS:
+        path = root / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            if f.exists() and f.suffix in {".yml", ".yaml"}:
+                h.update(str(f.relative_to(root)).encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def model_path(root: Path = ROOT, models_dir: Path | None = None) -> Path:
+    return (models_dir or root / "models") / f"shopbot-{training_hash(root)}.tar.gz"
+
+
+def rasa_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["RASA_TELEMETRY_ENABLED"] = "false"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def rasa_bin() -> str:
+    return str(Path(sys.executable).parent / "rasa")
+
+
+def ensure_model(root: Path = ROOT, models_dir: Path | None = None) -> tuple[Path, bool]:
+    """The path of an up-to-date model, training it first if needed; and whether it trained."""
+    target = model_path(root, models_dir)
+    if target.exists():
+        return target, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    domain = "domain" if (root / "domain").is_dir() else "domain.yml"
+    cmd = [
+        rasa_bin(),
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        domain,
+        "--data",
+        "data",
+        "--out",
+        str(target.parent),
+        "--fixed-model-name",
+        target.name[: -len(".tar.gz")],
+    ]
+    print(f"==> training the Rasa model ({' '.join(cmd[1:2])}, a few minutes)", file=sys.stderr)
+    subprocess.run(cmd, cwd=root, env=rasa_env(), check=True)
+    # Keep the directory tidy: older shopbot models are replaced by this one.
+    for old in target.parent.glob("shopbot-*.tar.gz"):
+        if old != target:
+            old.unlink(missing_ok=True)
+    return target, True
