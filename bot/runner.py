@@ -70,12 +70,23 @@ class Service:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def build_services(model: Path, env: dict[str, str], log_dir: Path) -> list[Service]:
+def build_services(
+    model: Path,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    action_port: int = ACTION_PORT,
+    rasa_port: int = RASA_PORT,
+    rasa_host: str = RASA_HOST,
+    endpoints: Path | str = "endpoints.yml",
+    credentials: Path | str = "credentials.yml",
+) -> list[Service]:
+    """The action server and the Rasa server, configured but not started."""
     action_env = dict(env, SANIC_HOST=env.get("SHOPBOT_ACTION_HOST", "127.0.0.1"))
     actions = Service(
         "action server",
-        [rasa_bin(), "run", "actions", "--actions", "actions", "--port", str(ACTION_PORT)],
-        f"http://127.0.0.1:{ACTION_PORT}/health",
+        [rasa_bin(), "run", "actions", "--actions", "actions", "--port", str(action_port)],
+        f"http://127.0.0.1:{action_port}/health",
         action_env,
         log_dir / "actions.log",
     )
@@ -90,17 +101,17 @@ def build_services(model: Path, env: dict[str, str], log_dir: Path) -> list[Serv
             "--model",
             str(model),
             "--endpoints",
-            "endpoints.yml",
+            str(endpoints),
             "--credentials",
-            "credentials.yml",
+            str(credentials),
             "-i",
-            RASA_HOST,
+            rasa_host,
             "--port",
-            str(RASA_PORT),
+            str(rasa_port),
             "--cors",
             "*",
         ],
-        f"http://127.0.0.1:{RASA_PORT}/",
+        f"http://127.0.0.1:{rasa_port}/",
         env,
         log_dir / "rasa.log",
     )

@@ -13,10 +13,13 @@ from sqlalchemy.engine import Engine, make_url
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 from analytics.store import make_engine, upgrade  # noqa: E402
+from servers import assistant  # noqa: E402,F401  (the running assistant, for integration tests)
 
 # The PostgreSQL server used for the PostgreSQL half of the store tests. A throwaway database is
 # created on it for each test session and dropped afterwards.
-PG_ADMIN_URL = os.environ.get("SHOPBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "SHOPBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _pg_admin_engine() -> Engine:
