@@ -1,0 +1,72 @@
+"""The local staff console channel (``POST /webhooks/staff/webhook``), for shops without Slack.
+
+Requests need ``Authorization: Bearer $SHOPBOT_STAFF_CONSOLE_TOKEN``; without that variable the
+channel is disabled (503). Replies come back in the response body, like the REST channel.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.guard import handle_or_apologise
+from bot.channels.rest import RequestError, parse_message
+from bot.staff import CONSOLE_CHANNEL
+
+TOKEN_ENV = "SHOPBOT_STAFF_CONSOLE_TOKEN"
+
+
+def _authorised(request: Request) -> bool | None:
+    """True/False for a right/wrong token; None when the console is not configured."""
+    expected = os.environ.get(TOKEN_ENV, "")
+    if not expected:
+        return None
+    given = request.headers.get("authorization", "")
+    scheme, _, token = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
+
+
+class StaffConsoleInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return CONSOLE_CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("staff_console_webhook", __name__)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            auth = _authorised(request)
+            if auth is None:
+                return response.json(
+                    {"error": f"the staff console is disabled: set {TOKEN_ENV}"}, status=503
+                )
+            if not auth:
+                return response.json({"error": "missing or wrong staff token"}, status=401)
+            try:
+                sender, text, metadata = parse_message(request.body)
+            except RequestError as err:
+                return response.json({"error": str(err)}, status=400)
+            collector = CollectingOutputChannel()
+            message = UserMessage(
+                text, collector, f"staff-{sender}", input_channel=CONSOLE_CHANNEL, metadata=metadata
+            )
+            await handle_or_apologise(on_new_message, message)
+            return response.json(collector.messages)
+
+        return bp
