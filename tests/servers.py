@@ -21,9 +21,13 @@ import pytest
 
 from bot.rasa_model import ROOT, ensure_model, rasa_env
 from bot.runner import Service, build_services
+from slack_standin import SlackStandIn, start_slack_standin
 
 SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 TEST_SECRET = "test-session-secret-" + secrets.token_hex(8)
+SLACK_SIGNING_SECRET = "test-signing-" + secrets.token_hex(8)
+STAFF_SLACK_USER = "UTESTSTAFF1"
+STAFF_CONSOLE_TOKEN = "console-" + secrets.token_hex(8)
 
 
 def free_port() -> int:
@@ -56,6 +60,7 @@ class Assistant:
     api_token: str
     env: dict[str, str]
     services: dict[str, Service] = field(default_factory=dict)
+    slack: SlackStandIn | None = None
 
     # -- talking -----------------------------------------------------------------------------
     def say(
@@ -110,6 +115,8 @@ class Assistant:
     def stop(self) -> None:
         for svc in self.services.values():
             svc.stop()
+        if self.slack is not None:
+            self.slack.stop()
 
 
 def build_demo_and_train(db_url: str, models_dir: Path) -> dict[str, str]:
@@ -131,6 +138,7 @@ def start_assistant(workdir: Path) -> Assistant:
     models_dir = workdir / "analytics-models"
     env = build_demo_and_train(db_url, models_dir)
     action_port, rasa_port = free_port(), free_port()
+    slack = start_slack_standin()
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         ENDPOINTS.format(action_port=action_port, tracker_db=workdir / "tracker.db")
@@ -138,8 +146,11 @@ def start_assistant(workdir: Path) -> Assistant:
     env.update(
         SHOPBOT_SESSION_SECRET=TEST_SECRET,
         RASA_API_TOKEN=secrets.token_hex(12),
-        SLACK_BOT_TOKEN=env.get("SLACK_BOT_TOKEN", "xoxb-test-token"),
-        SLACK_SIGNING_SECRET=env.get("SLACK_SIGNING_SECRET", "test-signing-secret"),
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
+        SLACK_API_BASE_URL=slack.base_url,
+        SHOPBOT_STAFF_SLACK_USERS=STAFF_SLACK_USER,
+        SHOPBOT_STAFF_CONSOLE_TOKEN=STAFF_CONSOLE_TOKEN,
     )
     actions, rasa = build_services(
         model,
@@ -159,6 +170,7 @@ def start_assistant(workdir: Path) -> Assistant:
         api_token=env["RASA_API_TOKEN"],
         env=env,
         services={"actions": actions, "rasa": rasa},
+        slack=slack,
     )
     try:
         a.start_actions()
