@@ -130,6 +130,7 @@
   // -- drawing -----------------------------------------------------------------------------------
   function scrollToEnd() {
     var log = $("chat-log");
+    $("chat-empty").hidden = history.length > 0;
     log.scrollTop = log.scrollHeight;
   }
 
