@@ -53,7 +53,7 @@ TRACKING_URLS: dict[str, str] = {
     "fedex": "https://www.fedex.com/fedextrack/?trknbr={n}",
     "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={n}",
     "royalmail": "https://www.royalmail.com/track-your-item#/tracking-results/{n}",
-    "dpd": "https://tracking.dpd.de/status/en_US/parcel/{n}",
+    "dpd": "https://track.dpd.co.uk/parcels/{n}",
     "gls": "https://gls-group.com/track/{n}",
     "postnl": "https://jouw.postnl.nl/track-and-trace/{n}",
     "evri": "https://www.evri.com/track/parcel/{n}",
@@ -724,6 +724,21 @@ def _existing_result(ret: Return, line: OrderLine) -> ReturnResult:
     )
 
 
+def _ensure_transaction(session: Session) -> None:
+    """Make sure a SAVEPOINT will be nested in a real transaction (pysqlite quirk).
+
+    pysqlite only emits BEGIN before a data-changing statement. A SAVEPOINT issued when only
+    SELECTs ran so far starts its own transaction, and releasing it then commits at once, so a
+    return would survive the caller's rollback. Starting the transaction explicitly avoids that.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi_conn = conn.connection.dbapi_connection
+    if not dbapi_conn.in_transaction:
+        conn.exec_driver_sql("BEGIN")
+
+
 def create_return(
     session: Session,
     order_number: int | str,
@@ -774,6 +789,7 @@ def create_return(
         )
     reason_text = (reason or "").strip()[:500] or None
 
+    _ensure_transaction(session)
     for _attempt in range(5):
         rma = _new_rma(session)
         now = utcnow()

@@ -423,6 +423,26 @@ def test_create_return_then_again_gives_same_rma(engine, shop):
     assert summary.lines[0].return_rma == first.rma_number
 
 
+def test_return_rolled_back_with_the_callers_transaction(any_engine):
+    ids = build_shop(any_engine)
+
+    class CallerFailed(Exception):
+        pass
+
+    with pytest.raises(CallerFailed):
+        with session_scope(any_engine) as s:
+            cs.create_return(
+                s,
+                104240,
+                Requester(customer_id=ids["ada"]),
+                sku="HOM-0007",
+                reason="x",
+                today=TODAY,
+            )
+            raise CallerFailed
+    assert _return_rows(any_engine) == 0
+
+
 def test_return_by_item_id_with_partial_quantity(engine, shop):
     with session_scope(engine) as s:
         result = cs.create_return(
