@@ -495,7 +495,7 @@ def list_recent_orders(session: Session, customer_id: int, limit: int = 5) -> li
             select(Order)
             .where(Order.customer_id == customer_id)
             .order_by(Order.placed_at.desc(), Order.id.desc())
-            .limit(max(1, int(limit)))
+            .limit(min(50, max(1, int(limit))))
             .options(
                 selectinload(Order.items).joinedload(OrderItem.product),
                 selectinload(Order.shipments),
@@ -780,6 +780,8 @@ def create_return(
 
     if quantity is None:
         quantity = line.quantity
+    elif isinstance(quantity, str) and quantity.strip().isdigit():
+        quantity = int(quantity.strip())
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         raise InvalidQuantity("How many would you like to return? Please give a whole number.")
     if quantity > line.quantity:

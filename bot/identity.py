@@ -97,6 +97,9 @@ def verify_token(token: Any, *, secret: str | None = None, now: float | None = N
         return None
     if current > exp + LEEWAY_SECONDS or iat > current + LEEWAY_SECONDS:
         return None
+    nbf = claims.get("nbf")
+    if nbf is not None and (not _is_number(nbf) or nbf > current + LEEWAY_SECONDS):
+        return None
     if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or len(sub) > 18:
         return None
     customer_id = int(sub)

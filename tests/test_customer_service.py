@@ -356,7 +356,8 @@ def _race(n: int, work):
     return results
 
 
-def test_concurrent_cancel_changes_once(pg_engine):
+def test_concurrent_cancel_changes_once(any_engine):
+    pg_engine = any_engine
     ids = build_shop(pg_engine)
     ada = Requester(customer_id=ids["ada"])
 
@@ -450,7 +451,7 @@ def test_return_by_item_id_with_partial_quantity(engine, shop):
             104240,
             Requester(email=ADA),
             item_id=shop["mug_line"],
-            quantity=2,
+            quantity="2",
             reason="",
             today=TODAY,
         )

@@ -79,6 +79,10 @@ def test_other_algorithm_rejected():
         {"sub": "abc", "iat": int(NOW), "exp": int(NOW) + 3600, "iss": "shopbot"},
         {"sub": "-3", "iat": int(NOW), "exp": int(NOW) + 3600, "iss": "shopbot"},
         {"sub": "0", "iat": int(NOW), "exp": int(NOW) + 3600, "iss": "shopbot"},
+        {"sub": "42", "iat": int(NOW), "exp": int(NOW) + 3600, "iss": "shopbot", "aud": "x"},
+        {"sub": "42", "iat": int(NOW), "exp": int(NOW) + 3600, "iss": "shopbot", "nbf": 2e9},
+        {"sub": "42", "iat": "yesterday", "exp": int(NOW) + 3600, "iss": "shopbot"},
+        {"sub": 42, "iat": int(NOW), "exp": int(NOW) + 3600, "iss": "shopbot"},
     ],
 )
 def test_missing_or_wrong_claims_rejected(claims):
