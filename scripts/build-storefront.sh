@@ -10,6 +10,12 @@ VENDOR=static/vendor
 DIST=node_modules/socket.io-client/dist/socket.io.min.js
 STAMP=$VENDOR/.lock-sha256
 
+if ! command -v npm >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  echo "==> storefront: installing Debian's nodejs and npm (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq nodejs npm >/dev/null
+fi
 if ! command -v npm >/dev/null 2>&1; then
   echo "error: npm (Node.js 18 or newer) is needed to build the storefront page's chat widget." >&2
   echo "       Debian/Ubuntu: apt-get install -y nodejs npm; then run $0 again." >&2

@@ -40,7 +40,12 @@
     var auth = readJSON(window.sessionStorage, AUTH_KEY);
     if (!auth || typeof auth.token !== "string") return null;
     if (auth.expires_at && Date.parse(auth.expires_at) <= Date.now()) {
+      // Expired: signed out, and the page and the chat are told so.
       writeJSON(window.sessionStorage, AUTH_KEY, null);
+      setTimeout(function () {
+        renderAccount();
+        listeners.forEach(function (fn) { fn(null); });
+      }, 0);
       return null;
     }
     return auth;
@@ -183,6 +188,7 @@
     $("signin-form").addEventListener("submit", signIn);
     $("signout-button").addEventListener("click", signOut);
     renderAccount();
+    setInterval(getAuth, 30000);
     loadCustomers();
     loadProducts();
   });
