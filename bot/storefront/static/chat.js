@@ -134,21 +134,17 @@
     log.scrollTop = log.scrollHeight;
   }
 
-  function quickReplies(entry, index) {
+  function quickReplies(entry) {
     var group = el("div", "quick-replies");
     group.setAttribute("role", "group");
     group.setAttribute("aria-label", "Suggested replies");
-    var usable = !entry.used && index === history.length - 1;
+    // Usable until the customer says something else (clicking one, or typing).
+    var usable = !entry.used;
     entry.buttons.forEach(function (b) {
       var button = el("button", "quick-reply", b.title);
       button.type = "button";
       button.disabled = !usable;
-      button.addEventListener("click", function () {
-        if (!send(b.payload, b.title)) return;
-        entry.used = true;
-        saveHistory();
-        group.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
-      });
+      button.addEventListener("click", function () { send(b.payload, b.title); });
       group.appendChild(button);
     });
     return group;
@@ -189,7 +185,7 @@
     return list;
   }
 
-  function render(entry, index) {
+  function render(entry) {
     var item = el("li", "msg msg-" + entry.role);
     item.dataset.role = entry.role;
     if (entry.role !== "note") {
@@ -207,26 +203,27 @@
       item.appendChild(img);
     }
     if (entry.cards && entry.cards.length) item.appendChild(productCards(entry.cards));
-    if (entry.buttons && entry.buttons.length) item.appendChild(quickReplies(entry, index));
+    if (entry.buttons && entry.buttons.length) item.appendChild(quickReplies(entry));
     return item;
   }
 
-  function disableOldQuickReplies() {
+  function retireQuickReplies() {
+    history.forEach(function (e) { if (e.buttons) e.used = true; });
     $("chat-log").querySelectorAll(".quick-reply").forEach(function (b) { b.disabled = true; });
   }
 
   function addEntry(entry) {
-    disableOldQuickReplies();
+    if (entry.role === "user") retireQuickReplies();
     history.push(entry);
     saveHistory();
-    $("chat-log").appendChild(render(entry, history.length - 1));
+    $("chat-log").appendChild(render(entry));
     scrollToEnd();
   }
 
   function drawHistory() {
     var log = $("chat-log");
     while (log.firstChild) log.removeChild(log.firstChild);
-    history.forEach(function (entry, i) { log.appendChild(render(entry, i)); });
+    history.forEach(function (entry) { log.appendChild(render(entry)); });
     scrollToEnd();
   }
 
@@ -260,10 +257,8 @@
   function send(message, shownAs) {
     var text = String(message || "").trim();
     if (!text) return false;
-    if (!connected || !sessionId) {
-      setConnection("offline");
-      return false;
-    }
+    // Not connected: the error banner (or "Connecting…") already says so; keep the text.
+    if (!connected || !sessionId) return false;
     addEntry({ role: "user", text: shownAs || text });
     var data = { message: text, session_id: sessionId };
     var auth = S.getAuth();
