@@ -1,0 +1,167 @@
+"""What every shopbot action shares: identity, sessions, blocking work in threads, apologies."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from analytics.customer_service import MAX_FAILED_LOOKUPS, Requester, normalise_email
+from bot.identity import customer_from_metadata
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SORRY = "Sorry, something went wrong on our side — please try again in a moment."
+YES_NO_BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+HANDOFF_BUTTON = {"title": "Talk to a human", "payload": "/human_handoff"}
+
+
+async def run_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """The result of ``fn(*args, **kwargs)`` run in a worker thread (keeps the event loop free)."""
+    return await asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(fn, *args, **kwargs)
+    )
+
+
+def verified_customer(tracker: Tracker) -> int | None:
+    """The customer id proven by the signed token in the latest message's metadata, or None.
+
+    Never read from a slot: anyone can set entities with ``/intent{"x": ...}``. The token is
+    verified (signature, issuer, expiry) on every call.
+    """
+    return customer_from_metadata((tracker.latest_message or {}).get("metadata"))
+
+
+def first_value(value: Any) -> Any:
+    """The first of several entity values (a slot can receive a list), else the value itself."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def requester(tracker: Tracker) -> Requester:
+    """Who asks: the verified customer, or a guest identified by the e-mail slot."""
+    customer_id = verified_customer(tracker)
+    if customer_id is not None:
+        return Requester(customer_id=customer_id)
+    return Requester(email=normalise_email(first_value(tracker.get_slot("email"))))
+
+
+def failed_lookups(tracker: Tracker) -> int:
+    """How many order look-ups failed in this conversation."""
+    try:
+        return int(tracker.get_slot("failed_lookups") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def lookups_exhausted(tracker: Tracker) -> bool:
+    """True once the customer has used up the failed look-ups allowed per conversation."""
+    return failed_lookups(tracker) >= MAX_FAILED_LOOKUPS
+
+
+def latest_entity(tracker: Tracker, entity: str) -> str | None:
+    """The first value of ``entity`` in the latest user message (not an older slot value)."""
+    for ent in (tracker.latest_message or {}).get("entities") or []:
+        if ent.get("entity") == entity and ent.get("value") is not None:
+            return str(ent["value"])
+    return None
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The text of the latest user message ("" when there is none)."""
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def bot_asked_just_before(tracker: Tracker, action_name: str) -> bool:
+    """True if ``action_name`` was the bot's last action before the latest user message.
+
+    Confirmations ("yes") only count as an answer to the question asked right before them.
+    """
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if not seen_user:
+            seen_user = kind == "user"
+            continue
+        if kind == "action" and event.get("name") != "action_listen":
+            return event.get("name") == action_name
+        if kind == "user":
+            return False
+    return False
+
+
+def transcript(tracker: Tracker, limit: int = 200) -> list[tuple[str, str]]:
+    """The conversation so far as (speaker, text) turns, the last ``limit`` of them."""
+    turns: list[tuple[str, str]] = []
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind == "user" and event.get("text"):
+            turns.append(("customer", str(event["text"])))
+        elif kind == "bot" and event.get("text"):
+            turns.append(("bot", str(event["text"])))
+    return turns[-limit:]
+
+
+class ShopAction(Action):
+    """An action whose work (DB, models) runs in a thread; failures become an apology.
+
+    Subclasses set ``NAME`` and implement :meth:`work`. Messages are collected first and only
+    sent when the work succeeded, so a failure never leaves a half-told answer.
+    """
+
+    NAME = ""
+
+    def name(self) -> str:
+        return self.NAME
+
+    def work(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        raise NotImplementedError
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        local = CollectingDispatcher()
+        try:
+            events = await run_blocking(self.work, local, tracker, domain)
+        except Exception:
+            log.exception("action %s failed (conversation %s)", self.name(), tracker.sender_id)
+            dispatcher.utter_message(text=SORRY)
+            return []
+        dispatcher.messages.extend(local.messages)
+        return events
+
+
+class SafeFormValidation(FormValidationAction):
+    """A form validation action that apologises instead of failing silently."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        local = CollectingDispatcher()
+        try:
+            events = await super().run(local, tracker, domain)
+        except Exception:
+            log.exception("validation %s failed (conversation %s)", self.name(), tracker.sender_id)
+            dispatcher.utter_message(text=SORRY)
+            return []
+        dispatcher.messages.extend(local.messages)
+        return events
+
+
+def lookup_failed_events(tracker: Tracker, *slots: str) -> list[EventType]:
+    """Events after a failed look-up: one more failure counted, the given slots cleared."""
+    return [SlotSet("failed_lookups", float(failed_lookups(tracker) + 1))] + [
+        SlotSet(slot, None) for slot in slots
+    ]

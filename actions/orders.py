@@ -1,0 +1,234 @@
+"""Order status and cancellation: identify the customer, then answer or change exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    HANDOFF_BUTTON,
+    YES_NO_BUTTONS,
+    SafeFormValidation,
+    ShopAction,
+    bot_asked_just_before,
+    first_value,
+    latest_text,
+    lookup_failed_events,
+    lookups_exhausted,
+    requester,
+    verified_customer,
+)
+from analytics import customer_service as cs
+from analytics.store import session_scope
+
+INVALID_EMAIL = (
+    "That doesn't look like an e-mail address. Please type the address you ordered with, "
+    "for example jane@example.com."
+)
+NOTHING_TO_CONFIRM = (
+    "There's nothing waiting for your confirmation right now. What would you like to do?"
+)
+
+
+def too_many_attempts(dispatcher: CollectingDispatcher) -> None:
+    """Tells the customer that look-ups stop for this conversation and offers a human."""
+    dispatcher.utter_message(text=cs.TOO_MANY_ATTEMPTS_MESSAGE, buttons=[HANDOFF_BUTTON])
+
+
+def denied_message(err: cs.OrderAccessDenied, tracker: Tracker) -> str:
+    """The "not found" answer, plus a warning when the next failure stops look-ups."""
+    left = cs.MAX_FAILED_LOOKUPS - (int(tracker.get_slot("failed_lookups") or 0) + 1)
+    text = str(err)
+    if left == 1:
+        text += " You can try once more."
+    return text
+
+
+class ValidateOrderLookupForm(SafeFormValidation):
+    """Order number (and e-mail for guests): format checks; ownership is checked afterwards."""
+
+    def name(self) -> str:
+        return "validate_order_lookup_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if lookups_exhausted(tracker):
+            return []  # the action after the form says why
+        if verified_customer(tracker) is not None:
+            # Signed in: the token proves who it is, no e-mail needed.
+            return [slot for slot in domain_slots if slot != "email"]
+        return domain_slots
+
+    async def extract_order_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # The customer answered the question with a bare number the NLU did not tag.
+        if tracker.get_slot("requested_slot") != "order_number":
+            return {}
+        if any(
+            e.get("entity") == "order_number" for e in tracker.latest_message.get("entities", [])
+        ):
+            return {}
+        number = cs.parse_order_number(latest_text(tracker))
+        return {"order_number": str(number)} if number else {}
+
+    async def extract_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "email":
+            return {}
+        if any(e.get("entity") == "email" for e in tracker.latest_message.get("entities", [])):
+            return {}
+        for word in latest_text(tracker).split():
+            email = cs.normalise_email(word)
+            if email:
+                return {"email": email}
+        return {}
+
+    def validate_order_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        number = cs.parse_order_number(first_value(value))
+        if number is None:
+            dispatcher.utter_message(text=str(cs.InvalidOrderNumber(value)))
+            return {"order_number": None}
+        return {"order_number": str(number)}
+
+    def validate_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        email = cs.normalise_email(first_value(value))
+        if email is None:
+            dispatcher.utter_message(text=INVALID_EMAIL)
+            return {"email": None}
+        return {"email": email}
+
+
+class ValidateCancelForm(ValidateOrderLookupForm):
+    """Same identification as the order look-up, for cancellations."""
+
+    def name(self) -> str:
+        return "validate_cancel_form"
+
+
+class ActionCheckOrderStatus(ShopAction):
+    """Status, carrier, tracking number and expected delivery of the customer's own order."""
+
+    NAME = "action_check_order_status"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        if lookups_exhausted(tracker):
+            too_many_attempts(dispatcher)
+            return []
+        number = first_value(tracker.get_slot("order_number"))
+        who = requester(tracker)
+        if not number or (who.customer_id is None and not who.email):
+            dispatcher.utter_message(
+                text="I need your order number and the e-mail address you ordered with."
+            )
+            return []
+        try:
+            with session_scope() as session:
+                order = cs.get_order(session, number, who)
+        except cs.OrderAccessDenied as err:
+            dispatcher.utter_message(text=denied_message(err, tracker))
+            events = lookup_failed_events(tracker, "order_number", "email")
+            if lookups_exhausted_after(tracker):
+                too_many_attempts(dispatcher)
+            return events
+        dispatcher.utter_message(text=order.describe())
+        return []
+
+
+def lookups_exhausted_after(tracker: Tracker) -> bool:
+    """True if the failure being counted now is the last one allowed."""
+    return int(tracker.get_slot("failed_lookups") or 0) + 1 >= cs.MAX_FAILED_LOOKUPS
+
+
+def _cannot_cancel_message(order: cs.OrderSummary) -> str:
+    ref = f"Order #{order.order_number}"
+    if order.status == "cancelled":
+        return f"{ref} is already cancelled; there's nothing more to do."
+    if order.status == "delivered":
+        return (
+            f"{ref} has already been delivered, so it can't be cancelled any more. "
+            f"You can return items within {cs.RETURN_WINDOW_DAYS} days of delivery instead."
+        )
+    return (
+        f"{ref} has already shipped, so it can't be cancelled any more. Once it arrives you can "
+        f"return it within {cs.RETURN_WINDOW_DAYS} days of delivery."
+    )
+
+
+class ActionAskCancelConfirmation(ShopAction):
+    """Checks the order can be cancelled and asks an explicit yes/no; changes nothing."""
+
+    NAME = "action_ask_cancel_confirmation"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        if lookups_exhausted(tracker):
+            too_many_attempts(dispatcher)
+            return [SlotSet("pending_cancel", None)]
+        number = first_value(tracker.get_slot("order_number"))
+        who = requester(tracker)
+        if not number or (who.customer_id is None and not who.email):
+            dispatcher.utter_message(
+                text="I need your order number and the e-mail address you ordered with."
+            )
+            return [SlotSet("pending_cancel", None)]
+        try:
+            with session_scope() as session:
+                order = cs.get_order(session, number, who)
+        except cs.OrderAccessDenied as err:
+            dispatcher.utter_message(text=denied_message(err, tracker))
+            events = lookup_failed_events(tracker, "order_number", "email", "pending_cancel")
+            if lookups_exhausted_after(tracker):
+                too_many_attempts(dispatcher)
+            return events
+        if not order.can_cancel:
+            dispatcher.utter_message(text=_cannot_cancel_message(order))
+            return [SlotSet("pending_cancel", None)]
+        items = ", ".join(line.label() for line in order.lines) or "no items"
+        dispatcher.utter_message(
+            text=(
+                f"Order #{order.order_number} ({items}; total {order.total:.2f}) hasn't shipped "
+                "yet, so I can cancel it. Shall I cancel it now? This can't be undone."
+            ),
+            buttons=YES_NO_BUTTONS,
+        )
+        return [SlotSet("pending_cancel", str(order.order_number))]
+
+
+class ActionCancelOrder(ShopAction):
+    """Cancels the order the customer just confirmed, exactly once."""
+
+    NAME = "action_cancel_order"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        pending = tracker.get_slot("pending_cancel")
+        if not pending or not bot_asked_just_before(tracker, ActionAskCancelConfirmation.NAME):
+            dispatcher.utter_message(text=NOTHING_TO_CONFIRM)
+            return [SlotSet("pending_cancel", None)]
+        try:
+            with session_scope() as session:
+                order = cs.cancel_order(session, pending, requester(tracker))
+        except (cs.CannotCancel, cs.OrderAccessDenied) as err:
+            dispatcher.utter_message(text=str(err))
+            return [SlotSet("pending_cancel", None)]
+        dispatcher.utter_message(
+            text=(
+                f"Done: order #{order.order_number} is cancelled. If you already paid, the "
+                f"{order.total:.2f} goes back to your original payment method within 5 working "
+                "days. You'll get a confirmation e-mail too."
+            )
+        )
+        return [SlotSet("pending_cancel", None)]

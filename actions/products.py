@@ -1,0 +1,160 @@
+"""Product questions (price, availability, similar products) and recommendations."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+from rasa_sdk.events import EventType
+
+from actions.common import ShopAction, latest_entity, latest_text, verified_customer
+from analytics.catalog import CatalogMatcher, product_info
+from analytics.errors import ModelMissing, NotFound
+from analytics.serving import get_analytics
+from analytics.store import get_engine, session_scope
+
+# How often the product matcher checks whether the catalogue changed (one cheap query).
+CATALOG_REFRESH_SECONDS = 60.0
+RECOMMENDATIONS = 5
+SIMILAR = 3
+# Fuzzy matches this close to the best one are offered as alternatives instead of guessing.
+AMBIGUITY_MARGIN = 0.1
+_SIMILAR_WORDS = re.compile(r"\b(similar|alternative|alternatives|like it|instead|else)\b", re.I)
+
+_matchers: dict[str, CatalogMatcher] = {}
+_matchers_lock = threading.Lock()
+
+
+def catalog_matcher() -> CatalogMatcher:
+    """The process-wide product matcher for the current database, refreshed at most every 60 s."""
+    engine = get_engine()
+    key = str(engine.url)
+    with _matchers_lock:
+        matcher = _matchers.get(key)
+        if matcher is None:
+            matcher = _matchers[key] = CatalogMatcher.build(engine)
+            return matcher
+    matcher.refresh_if_changed(engine, min_interval=CATALOG_REFRESH_SECONDS)
+    return matcher
+
+
+def reset_catalog_matchers() -> None:
+    """Forget built matchers (tests, or after a catalogue import in the same process)."""
+    with _matchers_lock:
+        _matchers.clear()
+
+
+def _price(value: Any) -> str:
+    return f"{float(value):.2f}"
+
+
+def product_cards(products: list[Any]) -> dict[str, Any]:
+    """The custom payload the storefront widget shows as product cards."""
+    return {
+        "type": "product_cards",
+        "products": [
+            {"sku": p.sku, "name": p.name, "price": _price(p.price), "category": p.category}
+            for p in products
+        ],
+    }
+
+
+def product_list_text(products: list[Any]) -> str:
+    """The same products as text, for channels that can't show cards."""
+    return "\n".join(f"• {p.name} ({p.sku}) — {_price(p.price)}" for p in products)
+
+
+def send_products(dispatcher, intro: str, products: list[Any]) -> None:
+    """A text answer listing the products, then the same products as cards."""
+    dispatcher.utter_message(text=f"{intro}\n{product_list_text(products)}")
+    dispatcher.utter_message(json_message=product_cards(products))
+
+
+class ActionProductInfo(ShopAction):
+    """Price and availability of the product the customer names, and similar products."""
+
+    NAME = "action_product_info"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        text = latest_text(tracker)
+        sku = latest_entity(tracker, "sku")
+        matcher = catalog_matcher()
+        matches = matcher.find(text)
+        if sku and not any(m.sku.upper() == sku.upper() for m in matches):
+            chosen_sku = sku
+        elif matches:
+            close = [m for m in matches if m.score >= matches[0].score - AMBIGUITY_MARGIN]
+            if matches[0].score < 1.0 and len(close) > 1:
+                dispatcher.utter_message(
+                    text="I found a few products that could match. Which one do you mean?",
+                    buttons=[
+                        {
+                            "title": f"{m.name} ({m.sku})",
+                            "payload": "/product_search" + json.dumps({"sku": m.sku}),
+                        }
+                        for m in close[:4]
+                    ],
+                )
+                return []
+            chosen_sku = matches[0].sku
+        else:
+            category = matcher.find_category(text)
+            hint = f" in {category}" if category else ""
+            dispatcher.utter_message(
+                text=(
+                    f"I couldn't find that product{hint}. Could you give me its name as shown "
+                    "in the shop, or its product code (like HOM-0001)?"
+                )
+            )
+            return []
+        try:
+            with session_scope() as session:
+                info = product_info(session, chosen_sku)
+        except NotFound as err:
+            dispatcher.utter_message(text=str(err))
+            return []
+        dispatcher.utter_message(text=info.describe())
+        if _SIMILAR_WORDS.search(text) or not info.in_stock:
+            try:
+                similar = get_analytics().similar(info.sku, SIMILAR)
+            except (ModelMissing, NotFound):
+                similar = []
+            if similar:
+                send_products(dispatcher, f"Similar to {info.name}:", similar)
+        return []
+
+
+class ActionRecommendProducts(ShopAction):
+    """Personal recommendations for a signed-in customer, popular products for a guest."""
+
+    NAME = "action_recommend_products"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        customer_id = verified_customer(tracker)
+        category = latest_entity(tracker, "category")
+        if category is None:
+            category = catalog_matcher().find_category(latest_text(tracker))
+        try:
+            recommendations = get_analytics().recommend(customer_id, RECOMMENDATIONS, category)
+        except ModelMissing:
+            dispatcher.utter_message(
+                text=(
+                    "Sorry, I can't make recommendations right now. Please have a look at the "
+                    "bestsellers on our home page, or ask me about a specific product."
+                )
+            )
+            return []
+        where = f" in {category}" if category else ""
+        if not recommendations:
+            dispatcher.utter_message(
+                text=f"I have no suggestions{where} right now, sorry. Try another category?"
+            )
+            return []
+        if customer_id is not None:
+            intro = f"Here are some picks{where} for you:"
+        else:
+            intro = f"Here's what's popular{where} right now:"
+        send_products(dispatcher, intro, recommendations)
+        return []

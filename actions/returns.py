@@ -1,0 +1,305 @@
+"""Returns: a form (order, e-mail for guests, item, reason), confirmation, one RMA; return status."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+
+from actions.common import (
+    YES_NO_BUTTONS,
+    ShopAction,
+    bot_asked_just_before,
+    first_value,
+    lookup_failed_events,
+    lookups_exhausted,
+    requester,
+    run_blocking,
+    verified_customer,
+)
+from actions.orders import (
+    NOTHING_TO_CONFIRM,
+    ValidateOrderLookupForm,
+    denied_message,
+    lookups_exhausted_after,
+    too_many_attempts,
+)
+from analytics import customer_service as cs
+from analytics.store import session_scope
+
+MAX_REASON_LENGTH = 500
+_SKU = re.compile(r"\b([A-Za-z]{2,4}-\d{3,5})\b")
+_WORD = re.compile(r"[a-z0-9]+")
+_FILLER = frozenset("a an the my this that one it item product i want to return please".split())
+RESET_RETURN = ("return_item", "return_reason", "return_blocked", "pending_return")
+
+
+def match_line(text: Any, lines: list[cs.OrderLine]) -> cs.OrderLine | None:
+    """The order line ``text`` names (its SKU, or the only name sharing most words), else None."""
+    text = str(first_value(text) or "")
+    for sku in _SKU.findall(text):
+        for line in lines:
+            if line.sku.upper() == sku.upper():
+                return line
+    words = {w for w in _WORD.findall(text.lower()) if w not in _FILLER}
+    if not words:
+        return None
+    scored = []
+    for line in lines:
+        name_words = set(_WORD.findall(line.name.lower()))
+        overlap = len(words & name_words)
+        if overlap:
+            scored.append((overlap / len(name_words), line))
+    if not scored:
+        return None
+    scored.sort(key=lambda s: -s[0])
+    if len(scored) > 1 and scored[0][0] == scored[1][0]:
+        return None  # ambiguous: the form asks again with buttons
+    return scored[0][1]
+
+
+def _returnable(tracker: Tracker, number: str) -> list[cs.OrderLine]:
+    with session_scope() as session:
+        return cs.returnable_lines(session, number, requester(tracker))
+
+
+def item_buttons(lines: list[cs.OrderLine]) -> list[dict[str, str]]:
+    """Quick replies, one per returnable line (payload sets the ``sku`` entity)."""
+    return [
+        {"title": line.label(), "payload": "/inform" + json.dumps({"sku": line.sku})}
+        for line in lines
+    ]
+
+
+class ValidateReturnForm(ValidateOrderLookupForm):
+    """Identification as for orders, then the order's returnable lines, item and reason."""
+
+    def name(self) -> str:
+        return "validate_return_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        if tracker.get_slot("return_blocked"):
+            # Nothing in this order can be returned: stop after identification and let the
+            # confirmation step explain why.
+            return [slot for slot in slots if slot in ("order_number", "email")]
+        return slots
+
+    async def get_validation_events(self, dispatcher, tracker, domain) -> list[EventType]:
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        number = tracker.get_slot("order_number")
+        identified = verified_customer(tracker) is not None or tracker.get_slot("email")
+        if not number or not identified or tracker.get_slot("return_item"):
+            return events
+        # Order and identity are known, the item isn't: check the order before asking for it.
+        try:
+            lines = await run_blocking(_returnable, tracker, number)
+        except cs.OrderAccessDenied as err:
+            dispatcher.utter_message(text=denied_message(err, tracker))
+            failed = lookup_failed_events(tracker, "order_number", "email")
+            if lookups_exhausted_after(tracker):
+                too_many_attempts(dispatcher)
+            tracker.add_slots(failed)
+            return events + failed
+        except cs.NotReturnable:
+            blocked = [SlotSet("return_blocked", True)]
+            tracker.add_slots(blocked)
+            return events + blocked
+        if len(lines) == 1:
+            # Only one thing to return: don't ask which.
+            chosen = [SlotSet("return_item", lines[0].sku)]
+            tracker.add_slots(chosen)
+            return events + chosen
+        return events
+
+    async def validate_return_item(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        number = tracker.get_slot("order_number")
+        if not number:
+            return {"return_item": None}
+        try:
+            lines = await run_blocking(_returnable, tracker, number)
+        except (cs.OrderAccessDenied, cs.NotReturnable):
+            return {"return_item": None}
+        line = match_line(value, lines)
+        if line is None:
+            listing = "; ".join(item.label() for item in lines)
+            dispatcher.utter_message(
+                text=f"I couldn't tell which item you mean. Order #{number} contains: {listing}."
+            )
+            return {"return_item": None}
+        return {"return_item": line.sku}
+
+    def validate_return_reason(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        reason = str(first_value(value) or "").strip()
+        if not reason or reason.startswith("/"):
+            return {"return_reason": None}
+        return {"return_reason": reason[:MAX_REASON_LENGTH]}
+
+
+class ActionAskReturnItem(ShopAction):
+    """Asks which item to return, with a quick-reply button per returnable line."""
+
+    NAME = "action_ask_return_item"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        number = tracker.get_slot("order_number")
+        try:
+            lines = _returnable(tracker, number) if number else []
+        except (cs.OrderAccessDenied, cs.NotReturnable):
+            lines = []
+        if lines:
+            dispatcher.utter_message(
+                text="Which item would you like to return?", buttons=item_buttons(lines)
+            )
+        else:
+            dispatcher.utter_message(text="Which item would you like to return?")
+        return []
+
+
+class ActionAskReturnConfirmation(ShopAction):
+    """Checks eligibility and asks an explicit yes/no before creating the return."""
+
+    NAME = "action_ask_return_confirmation"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        reset = [SlotSet(slot, None) for slot in RESET_RETURN]
+        if lookups_exhausted(tracker):
+            too_many_attempts(dispatcher)
+            return reset
+        number = tracker.get_slot("order_number")
+        who = requester(tracker)
+        if not number or (who.customer_id is None and not who.email):
+            dispatcher.utter_message(
+                text="I need your order number and the e-mail address you ordered with."
+            )
+            return reset
+        try:
+            lines = _returnable(tracker, number)
+        except cs.OrderAccessDenied as err:
+            dispatcher.utter_message(text=denied_message(err, tracker))
+            return reset + lookup_failed_events(tracker, "order_number", "email")
+        except cs.NotReturnable as err:
+            dispatcher.utter_message(text=str(err))
+            return reset
+        line = match_line(tracker.get_slot("return_item"), lines)
+        reason = tracker.get_slot("return_reason")
+        if line is None or not reason:
+            dispatcher.utter_message(
+                text="Sorry, I didn't get which item to return. Please start again and pick one."
+            )
+            return reset
+        quantity = line.quantity
+        asked = _quantity(tracker.get_slot("quantity"))
+        if asked is not None and 1 <= asked <= line.quantity:
+            quantity = asked
+        pending = {"order_number": number, "sku": line.sku, "quantity": quantity, "reason": reason}
+        dispatcher.utter_message(
+            text=(
+                f"Just to confirm: return {quantity} × {line.name} ({line.sku}) from order "
+                f"#{number}, reason: \u201c{reason}\u201d. Shall I register the return?"
+            ),
+            buttons=YES_NO_BUTTONS,
+        )
+        return [SlotSet("pending_return", json.dumps(pending)), SlotSet("return_blocked", None)]
+
+
+def _quantity(value: Any) -> int | None:
+    value = first_value(value)
+    words = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number == int(number) else None
+
+
+class ActionCreateReturn(ShopAction):
+    """Creates the confirmed return (or gives back the existing one) with instructions."""
+
+    NAME = "action_create_return"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        reset = [SlotSet(slot, None) for slot in RESET_RETURN]
+        raw = tracker.get_slot("pending_return")
+        if not raw or not bot_asked_just_before(tracker, ActionAskReturnConfirmation.NAME):
+            dispatcher.utter_message(text=NOTHING_TO_CONFIRM)
+            return reset
+        pending = json.loads(raw)
+        try:
+            with session_scope() as session:
+                result = cs.create_return(
+                    session,
+                    pending["order_number"],
+                    requester(tracker),
+                    sku=pending["sku"],
+                    quantity=int(pending["quantity"]),
+                    reason=pending["reason"],
+                )
+        except (cs.OrderAccessDenied, cs.NotReturnable, cs.ItemNotIdentified) as err:
+            dispatcher.utter_message(text=str(err))
+            return reset
+        except cs.InvalidQuantity as err:
+            dispatcher.utter_message(text=str(err))
+            return reset
+        if result.created:
+            head = f"Your return is registered: {result.rma_number}."
+        else:
+            head = f"That item already has a return: {result.rma_number} (status: {result.status})."
+        dispatcher.utter_message(text=f"{head} {result.instructions}")
+        return reset + [SlotSet("rma_number", result.rma_number)]
+
+
+class ValidateReturnStatusForm(ValidateOrderLookupForm):
+    """Identification for return status: an RMA or an order number, plus e-mail for guests."""
+
+    def name(self) -> str:
+        return "validate_return_status_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        if tracker.get_slot("rma_number"):
+            return [slot for slot in slots if slot != "order_number"]
+        if verified_customer(tracker) is not None:
+            return []  # signed in: their latest returns
+        return slots
+
+
+class ActionCheckReturnStatus(ShopAction):
+    """Where the customer's return(s) stand."""
+
+    NAME = "action_check_return_status"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        if lookups_exhausted(tracker):
+            too_many_attempts(dispatcher)
+            return []
+        rma = first_value(tracker.get_slot("rma_number"))
+        number = first_value(tracker.get_slot("order_number"))
+        who = requester(tracker)
+        try:
+            with session_scope() as session:
+                returns = cs.return_status(
+                    session, who, rma_number=rma, order_number=None if rma else number
+                )
+        except cs.OrderAccessDenied as err:
+            dispatcher.utter_message(text=denied_message(err, tracker))
+            events = lookup_failed_events(tracker, "rma_number", "order_number", "email")
+            if lookups_exhausted_after(tracker):
+                too_many_attempts(dispatcher)
+            return events
+        except cs.MissingDetails as err:
+            dispatcher.utter_message(text=str(err))
+            return []
+        if not returns:
+            where = f" for order #{cs.parse_order_number(number)}" if number else ""
+            dispatcher.utter_message(
+                text=f"I can't see any return{where} yet. Say \u201creturn an item\u201d to start one."
+            )
+            return []
+        dispatcher.utter_message(text="\n".join(r.message for r in returns[:5]))
+        return []

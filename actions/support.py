@@ -1,0 +1,170 @@
+"""Complaints, hand-off to a human, and what happens when the bot doesn't understand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    ShopAction,
+    first_value,
+    latest_entity,
+    latest_text,
+    requester,
+    transcript,
+    verified_customer,
+)
+from analytics import customer_service as cs
+from analytics.store import session_scope
+
+HANDOFF_MESSAGE = (
+    "I've passed our conversation to a colleague (ticket #{ticket}). Someone from our team will "
+    "reply right here — usually within a few minutes during opening hours (Monday to Friday "
+    "8 am–8 pm, Saturday 9 am–5 pm), otherwise the next working day. I'll stay quiet until then."
+)
+GIVE_UP_MESSAGE = "Sorry, I still couldn't understand. "
+REPHRASE = "Sorry, I didn't quite understand. Could you say that another way?"
+# Readable names for the intents offered when the NLU is unsure.
+INTENT_TITLES = {
+    "order_status": "Track an order",
+    "cancel_order": "Cancel an order",
+    "request_return": "Return an item",
+    "return_status": "Check a return",
+    "product_recommendation": "Product recommendations",
+    "product_search": "Ask about a product",
+    "complaint": "Make a complaint",
+    "human_handoff": "Talk to a human",
+    "greet": "Say hello",
+    "goodbye": "End the chat",
+    "thank": "Say thanks",
+    "bot_challenge": "Ask who I am",
+}
+
+
+def _order_number_mentioned(tracker: Tracker) -> str | None:
+    number = cs.parse_order_number(latest_entity(tracker, "order_number") or latest_text(tracker))
+    if number is None:
+        number = cs.parse_order_number(first_value(tracker.get_slot("order_number")))
+    return str(number) if number else None
+
+
+def open_ticket(tracker: Tracker, kind: str, subject: str, order_number: str | None) -> int:
+    """The id of a new support ticket holding the conversation so far."""
+    with session_scope() as session:
+        return cs.open_ticket(
+            session,
+            kind=kind,
+            conversation_id=tracker.sender_id,
+            channel=tracker.get_latest_input_channel(),
+            customer_id=verified_customer(tracker),
+            order_number=order_number,
+            subject=subject,
+            transcript=transcript(tracker),
+        )
+
+
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, prefix: str = "") -> list:
+    """Opens a hand-off ticket, tells the customer what happens next and pauses the bot."""
+    subject = f"Hand-off: {latest_text(tracker)[:200]}"
+    ticket = open_ticket(tracker, "handoff", subject, _order_number_mentioned(tracker))
+    dispatcher.utter_message(text=prefix + HANDOFF_MESSAGE.format(ticket=ticket))
+    return [ConversationPaused()]
+
+
+class ActionHumanHandoff(ShopAction):
+    """Hands the conversation to a colleague: a ticket with the transcript, then the bot pauses."""
+
+    NAME = "action_human_handoff"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        return hand_off(dispatcher, tracker)
+
+
+class ActionLogComplaint(ShopAction):
+    """Apologises, records a complaint ticket, and offers a return when the order allows one."""
+
+    NAME = "action_log_complaint"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        number = _order_number_mentioned(tracker)
+        subject = f"Complaint: {latest_text(tracker)[:200]}"
+        ticket = open_ticket(tracker, "complaint", subject, number)
+        dispatcher.utter_message(
+            text=(
+                "I'm really sorry about that — it's not the experience we want you to have. "
+                f"I've recorded your complaint as ticket #{ticket}, and a colleague will get "
+                "back to you within one working day."
+            )
+        )
+        order = self._returnable_order(tracker, number)
+        if order is not None:
+            dispatcher.utter_message(
+                text=(
+                    f"Order #{order.order_number} is still within the {cs.RETURN_WINDOW_DAYS}-day "
+                    "return window. Would you like to return the item?"
+                ),
+                buttons=[
+                    {
+                        "title": "Yes, start a return",
+                        "payload": "/request_return"
+                        + json.dumps({"order_number": str(order.order_number)}),
+                    },
+                    {"title": "No, thanks", "payload": "/deny"},
+                ],
+            )
+        return []
+
+    @staticmethod
+    def _returnable_order(tracker: Tracker, number: str | None) -> cs.OrderSummary | None:
+        """The order if it is the customer's own, delivered and still returnable; else None."""
+        who = requester(tracker)
+        if number is None or (who.customer_id is None and not who.email):
+            return None
+        try:
+            with session_scope() as session:
+                order = cs.get_order(session, number, who)
+        except cs.OrderAccessDenied:
+            return None  # said nothing about the order, and no failed attempt counted: no leak
+        today = dt.datetime.now(dt.timezone.utc).date()
+        if order.status != "delivered" or not order.return_deadline:
+            return None
+        return order if order.return_deadline >= today else None
+
+
+class ActionDefaultFallback(ShopAction):
+    """After two failed clarifications: a hand-off; otherwise (dialogue unsure): rephrase."""
+
+    NAME = "action_default_fallback"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        if (tracker.active_loop or {}).get("name") == "action_two_stage_fallback":
+            return hand_off(dispatcher, tracker, prefix=GIVE_UP_MESSAGE)
+        dispatcher.utter_message(text=REPHRASE)
+        return [UserUtteranceReverted()]
+
+
+class ActionDefaultAskAffirmation(Action):
+    """When unsure, offers the most likely intents as buttons instead of guessing."""
+
+    def name(self) -> str:
+        return "action_default_ask_affirmation"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        try:
+            ranking = (tracker.latest_message or {}).get("intent_ranking") or []
+            options = [r["name"] for r in ranking if r.get("name") in INTENT_TITLES][:3]
+        except Exception:  # malformed parse data: just ask to rephrase
+            options = []
+        if not options:
+            dispatcher.utter_message(text=REPHRASE)
+            return []
+        buttons = [{"title": INTENT_TITLES[name], "payload": f"/{name}"} for name in options]
+        buttons.append({"title": "Something else", "payload": "/out_of_scope"})
+        dispatcher.utter_message(
+            text="Sorry, I'm not sure I understood. Did you mean one of these?", buttons=buttons
+        )
+        return []
