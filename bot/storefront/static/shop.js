@@ -17,7 +17,7 @@
     return node;
   }
 
-  var priceFormat = new Intl.NumberFormat("en-GB", { style: "currency", currency: "EUR" });
+  var priceFormat = new Intl.NumberFormat("en-GB", { style: "currency", currency: "GBP" });
   function formatPrice(value) {
     var n = Number(value);
     return isFinite(n) ? priceFormat.format(n) : "";
