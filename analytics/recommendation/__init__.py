@@ -1,0 +1,57 @@
+"""Product recommendations: a surprise rating model (SVD or item-based KNNBaseline) blended with
+item co-occurrence and popularity.
+
+Training signal (one value per customer and product, on surprise's 1–5 scale)
+    * an explicit rating (``ratings`` table, 1–5) is used as given; it always wins;
+    * a purchase without a rating is an implicit rating: 4.0 for a product ordered in one order,
+      +0.5 per further order that contains it, capped at 5.0 (``signal.implicit_rating``);
+      cancelled orders do not count (``analytics.data.load_purchases`` drops them);
+    * a rating without a purchase (e.g. imported MovieLens data) is used too.
+    With purchases but no explicit ratings the model still trains (implicit only) and the metrics
+    say so (``signal.note``).
+
+Rating model
+    surprise ``SVD`` and ``KNNBaseline`` (``sim_options={"name": "pearson_baseline",
+    "user_based": False}``) are compared on the same held-out split by RMSE and MAE; the lower
+    RMSE is kept and reported (``metrics["chosen"]``).
+
+Ranking (top-N)
+    Rating predictors rank poorly (on MovieLens-100k SVD has RMSE ≈ 0.93 but precision@10 ≈ 0.09,
+    while co-occurrence methods reach ≈ 0.33–0.39), so the list is ranked by a blend of three
+    scores, each scaled to [0, 1] over the candidates:
+    ``0.8 · co-occurrence + 0.1 · surprise estimate + 0.1 · recent popularity``
+    (weights picked on the demo shop and MovieLens-shaped data; see ``bench/recommend_bench.py``).
+    Co-occurrence: Jaccard similarity between products over the customers who interacted with
+    both (denominator shrunk by 5 for rare pairs), the 100 nearest neighbours per product kept as
+    numpy arrays; a customer's score for a product is the sum over their history of
+    ``similarity × affinity``, with affinity = rating / 5 halving every 180 days of age.
+    Popularity: distinct customers in the last 90 days of the data (all-time breaks ties).
+
+Serving rules
+    never a product the customer already bought or rated, never inactive or out of stock
+    (``on_hand <= 0``; refresh with ``Recommender.update_stock`` without refitting); customers
+    without history get their segment's bestsellers (newest stored segmentation), then overall
+    ones; ``similar(sku)`` gives co-occurrence neighbours.
+
+Evaluation: see ``evaluation.SPLIT_METHOD``.
+"""
+
+from analytics.recommendation.evaluation import (
+    evaluate_frames,
+    evaluate_recommender,
+    load_frames,
+    train_recommender,
+)
+from analytics.recommendation.model import Recommendation, Recommender
+from analytics.recommendation.signal import build_signal, implicit_rating
+
+__all__ = [
+    "Recommendation",
+    "Recommender",
+    "build_signal",
+    "evaluate_frames",
+    "evaluate_recommender",
+    "implicit_rating",
+    "load_frames",
+    "train_recommender",
+]

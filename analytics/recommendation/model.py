@@ -1,0 +1,575 @@
+"""The fitted recommender: a surprise rating model plus an item co-occurrence ranker, served from
+numpy arrays (no pandas, no database in :meth:`Recommender.recommend`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from analytics.errors import NoData, NotFound
+from analytics.recommendation import signal as sigmod
+
+ALGORITHMS = ("svd", "knn")
+ALGORITHM_NAMES = {"svd": "SVD", "knn": "KNNBaseline (item-based, pearson_baseline)"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Recommendation:
+    """One recommended product and why it was chosen."""
+
+    sku: str
+    name: str
+    price: float
+    category: str
+    score: float
+    reason: str
+    product_id: int
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _surprise_algo(algorithm: str, params: dict, random_state: int):
+    # Imported here so that unpickling a fitted model for serving never needs surprise's C code.
+    from surprise import SVD, KNNBaseline
+
+    if algorithm == "svd":
+        return SVD(
+            n_factors=params["n_factors"],
+            n_epochs=params["n_epochs"],
+            random_state=random_state,
+        )
+    if algorithm == "knn":
+        return KNNBaseline(
+            k=params["knn_k"],
+            min_k=params["knn_min_k"],
+            sim_options={"name": "pearson_baseline", "user_based": False},
+            verbose=False,
+        )
+    raise ValueError(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
+
+
+def fit_surprise(algorithm: str, sig: pd.DataFrame, params: dict, random_state: int = 0):
+    """A surprise algorithm fitted on ``sig`` (columns user, item, rating; raw ids are ints)."""
+    from surprise import Dataset, Reader
+
+    data = Dataset.load_from_df(sig[["user", "item", "rating"]], Reader(rating_scale=(1, 5)))
+    algo = _surprise_algo(algorithm, params, random_state)
+    return algo.fit(data.build_full_trainset())
+
+
+class Recommender:
+    """Top-N product recommendations for a shop's customers.
+
+    Parameters are set here; :meth:`fit` learns the state kept in attributes ending in ``_``.
+
+    algorithm: "svd" or "knn" (surprise SVD or item-based KNNBaseline) for the rating model.
+    n_neighbors: item neighbours kept per product for co-occurrence scoring and :meth:`similar`.
+    cooc_shrink: added to the Jaccard denominator so that pairs seen by few customers count less.
+    weight_cooc, weight_model, weight_pop: blend of the three scores (each scaled to [0, 1]).
+    half_life_days: a history item's weight halves every this many days before ``now``.
+    popularity_days: the window for "popular now".
+    """
+
+    def __init__(
+        self,
+        algorithm: str = "svd",
+        *,
+        n_factors: int = 50,
+        n_epochs: int = 20,
+        knn_k: int = 40,
+        knn_min_k: int = 1,
+        n_neighbors: int = 100,
+        cooc_shrink: float = 5.0,
+        weight_cooc: float = 0.8,
+        weight_model: float = 0.1,
+        weight_pop: float = 0.1,
+        half_life_days: float | None = 180.0,
+        popularity_days: int = 90,
+        random_state: int = 0,
+    ):
+        self.algorithm = algorithm
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.knn_k = knn_k
+        self.knn_min_k = knn_min_k
+        self.n_neighbors = n_neighbors
+        self.cooc_shrink = cooc_shrink
+        self.weight_cooc = weight_cooc
+        self.weight_model = weight_model
+        self.weight_pop = weight_pop
+        self.half_life_days = half_life_days
+        self.popularity_days = popularity_days
+        self.random_state = random_state
+
+    def get_params(self) -> dict:
+        """The constructor parameters, so a model can be re-created with another algorithm."""
+        return {
+            name: getattr(self, name)
+            for name in (
+                "algorithm", "n_factors", "n_epochs", "knn_k", "knn_min_k", "n_neighbors",
+                "cooc_shrink", "weight_cooc", "weight_model", "weight_pop", "half_life_days",
+                "popularity_days", "random_state",
+            )
+        }  # fmt: skip
+
+    # ---- fitting -------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        purchases: pd.DataFrame,
+        ratings: pd.DataFrame,
+        products: pd.DataFrame,
+        *,
+        segments: pd.DataFrame | None = None,
+        now: dt.datetime | None = None,
+    ) -> Recommender:
+        """Learns from ``analytics.data`` frames; returns self.
+
+        ``segments`` (customer_id, segment, label) drives the cold start of customers without
+        history; ``now`` (default: the newest interaction) anchors recency and popularity.
+        """
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {self.algorithm!r}: use one of {ALGORITHMS}")
+        if products.empty:
+            raise NoData("no products in the database — import or create products first")
+        ev = sigmod.events(purchases, ratings)
+        known = set(products["product_id"].astype("int64"))
+        ev = ev[ev["product_id"].isin(known)]
+        if ev.empty:
+            raise NoData(
+                "no ratings and no purchases to learn from — import transactions or ratings "
+                "(`shopbot import …`) or build the demo shop (`shopbot setup-demo`)"
+            )
+        sig = sigmod.build_signal(ev)
+        self.now_ = pd.Timestamp(now) if now is not None else ev["at"].max()
+        self.signal_summary_ = sigmod.summary(sig)
+        self._fit_catalog(products)
+        self._fit_history(sig)
+        self._fit_popularity(ev, segments)
+        self._fit_cooccurrence()
+        self._fit_model(sig)
+        self.version_: str | None = None
+        self.metrics_: dict | None = None
+        return self
+
+    def _fit_catalog(self, products: pd.DataFrame) -> None:
+        products = products.sort_values("product_id")
+        self.product_ids_ = products["product_id"].to_numpy(dtype=np.int64)
+        self.item_index_ = {int(p): i for i, p in enumerate(self.product_ids_)}
+        self.skus_ = products["sku"].astype(str).tolist()
+        self.sku_index_ = {s: i for i, s in enumerate(self.skus_)}
+        self.names_ = products["name"].astype(str).tolist()
+        self.prices_ = products["price"].to_numpy(dtype=np.float64)
+        self.categories_ = products["category"].fillna("other").astype(str).tolist()
+        cats = sorted(set(self.categories_))
+        self.category_codes_ = {c: k for k, c in enumerate(cats)}
+        self.item_category_ = np.array(
+            [self.category_codes_[c] for c in self.categories_], dtype=np.int32
+        )
+        self.available_ = np.ones(len(self.product_ids_), dtype=bool)
+        self.update_stock(products)
+
+    def _fit_history(self, sig: pd.DataFrame) -> None:
+        cust = sig["customer_id"].to_numpy(dtype=np.int64)
+        customers = np.unique(cust)
+        self.customer_ids_ = customers
+        self.customer_index_ = {int(c): u for u, c in enumerate(customers)}
+        users = np.searchsorted(customers, cust)
+        items = np.array([self.item_index_[int(p)] for p in sig["product_id"]], dtype=np.int64)
+        rating = sig["rating"].to_numpy(dtype=np.float64)
+        age = (self.now_ - pd.to_datetime(sig["last_at"])).dt.total_seconds().to_numpy() / 86400.0
+        decay = (
+            np.power(0.5, np.clip(age, 0, None) / self.half_life_days)
+            if self.half_life_days
+            else np.ones(len(sig))
+        )
+        # sig is sorted by customer, so the rows of one customer are contiguous: a CSR layout.
+        counts = np.bincount(users, minlength=len(customers))
+        self.hist_indptr_ = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.hist_items_ = items
+        self.hist_rating_ = rating
+        self.hist_affinity_ = rating / 5.0 * decay
+        self.hist_bought_ = sig["bought"].to_numpy(dtype=bool)
+        self._users = users  # training only; dropped after fit
+
+    def _popularity(self, ev: pd.DataFrame) -> np.ndarray:
+        # Distinct customers in the recent window; all-time distinct customers break ties (< 1).
+        n = len(self.product_ids_)
+        pairs = ev[["customer_id", "product_id"]].drop_duplicates()
+        alltime = np.zeros(n)
+        if len(pairs):
+            idx = pairs["product_id"].map(self.item_index_).to_numpy(dtype=np.int64)
+            alltime = np.bincount(idx, minlength=n).astype(np.float64)
+        start = self.now_ - pd.Timedelta(days=self.popularity_days)
+        recent_pairs = ev.loc[ev["at"] > start, ["customer_id", "product_id"]].drop_duplicates()
+        recent = np.zeros(n)
+        if len(recent_pairs):
+            idx = recent_pairs["product_id"].map(self.item_index_).to_numpy(dtype=np.int64)
+            recent = np.bincount(idx, minlength=n).astype(np.float64)
+        return recent + alltime / (alltime.max() + 1.0)
+
+    def _fit_popularity(self, ev: pd.DataFrame, segments: pd.DataFrame | None) -> None:
+        self.popularity_ = self._popularity(ev)
+        top = self.popularity_.max()
+        self.pop_norm_ = self.popularity_ / top if top > 0 else self.popularity_
+        self.segment_of_: dict[int, int] = {}
+        self.segment_labels_: dict[int, str] = {}
+        self.segment_popularity_: dict[int, np.ndarray] = {}
+        if segments is None or segments.empty:
+            return
+        seg = segments[["customer_id", "segment", "label"]]
+        self.segment_of_ = {int(c): int(s) for c, s in zip(seg["customer_id"], seg["segment"])}
+        self.segment_labels_ = {
+            int(s): str(lbl)
+            for s, lbl in seg.drop_duplicates("segment")[["segment", "label"]].values
+        }
+        seg_ev = ev.merge(seg[["customer_id", "segment"]], on="customer_id")
+        for s, grp in seg_ev.groupby("segment"):
+            self.segment_popularity_[int(s)] = self._popularity(grp)
+
+    def _fit_cooccurrence(self) -> None:
+        n_items = len(self.product_ids_)
+        n_users = len(self.customer_ids_)
+        x = sparse.csr_matrix(
+            (np.ones(len(self.hist_items_)), (self._users, self.hist_items_)),
+            shape=(n_users, n_items),
+        )
+        co = (x.T @ x).tocsr()
+        degree = np.asarray(x.sum(axis=0)).ravel()
+        k = max(1, min(self.n_neighbors, n_items - 1))
+        nbr_idx = np.zeros((n_items, k), dtype=np.int32)
+        nbr_sim = np.zeros((n_items, k), dtype=np.float32)
+        block = 512
+        for start in range(0, n_items, block):
+            rows = np.arange(start, min(start + block, n_items))
+            c = co[rows].toarray()
+            # Jaccard: customers who have both / customers who have either (shrunk for rare pairs).
+            union = degree[rows, None] + degree[None, :] - c + self.cooc_shrink
+            sim = np.divide(c, union, out=np.zeros_like(c), where=union > 0)
+            sim[np.arange(len(rows)), rows] = 0.0
+            top = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < n_items else None
+            if top is None:
+                top = np.tile(np.arange(n_items), (len(rows), 1))[:, :k]
+            top_sim = np.take_along_axis(sim, top, axis=1)
+            order = np.argsort(-top_sim, axis=1, kind="stable")
+            nbr_idx[rows] = np.take_along_axis(top, order, axis=1)
+            nbr_sim[rows] = np.take_along_axis(top_sim, order, axis=1)
+        self.nbr_idx_ = nbr_idx
+        self.nbr_sim_ = nbr_sim
+
+    def _fit_model(self, sig: pd.DataFrame) -> None:
+        frame = pd.DataFrame(
+            {"user": self._users, "item": self.hist_items_, "rating": sig["rating"].to_numpy()}
+        )
+        self.algorithm_ = self.algorithm
+        self.notes_: list[str] = []
+        try:
+            algo = fit_surprise(self.algorithm, frame, self.get_params(), self.random_state)
+        except ZeroDivisionError:
+            # surprise's pearson_baseline divides by zero when the ratings leave no residuals
+            # (e.g. every purchase bought once, no explicit ratings): SVD still works.
+            self.algorithm_ = "svd"
+            self.notes_.append(
+                "KNNBaseline's pearson_baseline similarity is undefined on these ratings (no "
+                "variation left after the baselines), so SVD was used"
+            )
+            algo = fit_surprise("svd", frame, self.get_params(), self.random_state)
+        ts = algo.trainset
+        n_users, n_items = len(self.customer_ids_), len(self.product_ids_)
+        # Map surprise's inner ids onto our user/item positions (raw ids are those positions).
+        inner_u = np.array([ts.to_raw_uid(i) for i in range(ts.n_users)], dtype=np.int64)
+        inner_i = np.array([ts.to_raw_iid(j) for j in range(ts.n_items)], dtype=np.int64)
+        self.mu_ = float(ts.global_mean)
+        self.bu_ = np.zeros(n_users)
+        self.bu_[inner_u] = algo.bu
+        self.bi_ = np.zeros(n_items)
+        self.bi_[inner_i] = algo.bi
+        self.pu_ = self.qi_ = self.knn_sim_ = None
+        self.knn_items_ = self.knn_pos_ = None
+        if self.algorithm_ == "svd":
+            self.pu_ = np.zeros((n_users, algo.pu.shape[1]))
+            self.pu_[inner_u] = algo.pu
+            self.qi_ = np.zeros((n_items, algo.qi.shape[1]))
+            self.qi_[inner_i] = algo.qi
+        else:
+            # knn_items_: our positions of the items surprise knows, in the order of knn_sim_.
+            self.knn_items_ = inner_i
+            self.knn_pos_ = np.full(n_items, -1, dtype=np.int64)
+            self.knn_pos_[inner_i] = np.arange(len(inner_i))
+            self.knn_sim_ = np.asarray(algo.sim, dtype=np.float32)
+        del self._users
+
+    # ---- serving state -------------------------------------------------------------------------
+
+    def update_stock(self, products: pd.DataFrame | None = None, *, available=None) -> Recommender:
+        """Refreshes what may be recommended without refitting; returns self.
+
+        ``products``: a frame like ``analytics.data.load_products`` (product_id or sku; on_hand,
+        active, and optionally name, price). ``available``: or a set of product ids in stock.
+        Products unknown to the model are ignored (they need a refit to be recommended).
+        """
+        # Build new arrays and swap them in, so a concurrent recommend() sees old or new state.
+        avail, prices, names = self.available_.copy(), self.prices_.copy(), list(self.names_)
+        if products is not None:
+            key = "product_id" if "product_id" in products.columns else "sku"
+            index = self.item_index_ if key == "product_id" else self.sku_index_
+            for row in products.itertuples(index=False):
+                value = getattr(row, key)
+                i = index.get(value if key == "sku" else int(value))
+                if i is None:
+                    continue
+                on_hand = getattr(row, "on_hand", 1)
+                active = getattr(row, "active", True)
+                avail[i] = bool(active) and on_hand is not None and on_hand > 0
+                price = getattr(row, "price", None)
+                if price is not None and price == price:
+                    prices[i] = float(price)
+                name = getattr(row, "name", None)
+                if name is not None:
+                    names[i] = str(name)
+        if available is not None:
+            ids = {int(p) for p in available}
+            avail = np.array([int(p) in ids for p in self.product_ids_], dtype=bool)
+        self.available_, self.prices_, self.names_ = avail, prices, names
+        return self
+
+    # ---- scoring -------------------------------------------------------------------------------
+
+    def _history(self, u: int) -> tuple[np.ndarray, np.ndarray]:
+        a, b = self.hist_indptr_[u], self.hist_indptr_[u + 1]
+        return self.hist_items_[a:b], self.hist_affinity_[a:b]
+
+    def _cooc_scores(self, items: np.ndarray, affinity: np.ndarray) -> np.ndarray:
+        contrib = affinity[:, None] * self.nbr_sim_[items]
+        return np.bincount(
+            self.nbr_idx_[items].ravel(), weights=contrib.ravel(), minlength=len(self.product_ids_)
+        )
+
+    def _model_scores(self, u: int) -> np.ndarray:
+        """Surprise's rating estimate (unclipped) of every item for customer position ``u``."""
+        base = self.mu_ + self.bu_[u] + self.bi_
+        if self.algorithm_ == "svd":
+            return base + self.qi_ @ self.pu_[u]
+        items, _ = self._history(u)
+        a, b = self.hist_indptr_[u], self.hist_indptr_[u + 1]
+        rated = self.knn_pos_[items]
+        ok = rated >= 0
+        rated, r = rated[ok], self.hist_rating_[a:b][ok]
+        if len(rated) == 0:
+            return base
+        # Same as KNNBaseline.estimate, for all items at once: the k most similar items the
+        # customer rated, positive similarities only, weighted mean of rating - baseline.
+        dev = r - self.mu_ - self.bu_[u] - self.bi_[self.knn_items_[rated]]
+        s = self.knn_sim_[:, rated].astype(np.float64)
+        d = np.broadcast_to(dev, s.shape)
+        if len(rated) > self.knn_k:
+            top = np.argpartition(-s, self.knn_k - 1, axis=1)[:, : self.knn_k]
+            s = np.take_along_axis(s, top, axis=1)
+            d = dev[top]
+        pos = s > 0
+        sp = np.where(pos, s, 0.0)
+        sum_sim = sp.sum(axis=1)
+        sum_dev = (sp * d).sum(axis=1)
+        sum_dev[pos.sum(axis=1) < self.knn_min_k] = 0.0
+        adj = np.divide(sum_dev, sum_sim, out=np.zeros_like(sum_dev), where=sum_sim > 0)
+        out = base.copy()
+        out[self.knn_items_] += adj
+        return out
+
+    def predict_rating(self, customer_id: int, sku: str) -> float:
+        """The surprise model's rating estimate in [1, 5] (baseline for unknown customers)."""
+        i = self.sku_index_.get(sku)
+        if i is None:
+            raise NotFound(f"no product {sku}")
+        u = self.customer_index_.get(int(customer_id))
+        if u is None:
+            return float(np.clip(self.mu_ + self.bi_[i], 1, 5))
+        return float(np.clip(self._model_scores(u)[i], 1, 5))
+
+    def _components(self, u: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        items, affinity = self._history(u)
+        return items, affinity, self._cooc_scores(items, affinity), self._model_scores(u)
+
+    @staticmethod
+    def _minmax(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if not mask.any():
+            return np.zeros_like(x)
+        lo, hi = x[mask].min(), x[mask].max()
+        return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+
+    def rank_scores(
+        self, u: int, mode: str, candidates: np.ndarray, *, model_scores: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scores of all items for customer position ``u`` under ``mode`` ("blend", "model",
+        "cooc", "popularity"); only ``candidates`` (a bool mask) are comparable."""
+        if mode == "popularity":
+            return self.popularity_
+        items, affinity = self._history(u)
+        if mode == "cooc":
+            return self._cooc_scores(items, affinity) + 1e-9 * self.pop_norm_
+        model = self._model_scores(u) if model_scores is None else model_scores
+        if mode == "model":
+            return model
+        cooc = self._cooc_scores(items, affinity)
+        return (
+            self.weight_cooc * self._minmax(cooc, candidates)
+            + self.weight_model * self._minmax(model, candidates)
+            + self.weight_pop * self.pop_norm_
+        )
+
+    # ---- serving -------------------------------------------------------------------------------
+
+    def _mask(self, category: str | None, exclude: Iterable) -> np.ndarray | None:
+        mask = self.available_.copy()
+        if category is not None:
+            code = self.category_codes_.get(category.lower())
+            if code is None:
+                return None
+            mask &= self.item_category_ == code
+        for x in exclude:
+            i = (
+                self.item_index_.get(x)
+                if isinstance(x, (int, np.integer))
+                else self.sku_index_.get(x)
+            )
+            if i is not None:
+                mask[i] = False
+        return mask
+
+    @staticmethod
+    def _top(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+        cand = np.flatnonzero(mask)
+        if len(cand) == 0 or n <= 0:
+            return cand[:0]
+        s = scores[cand]
+        if len(cand) > n:
+            part = np.argpartition(-s, n - 1)[:n]
+            cand, s = cand[part], s[part]
+        # Stable tie-break on position so results are deterministic.
+        return cand[np.lexsort((cand, -s))]
+
+    def _make(self, i: int, score: float, reason: str) -> Recommendation:
+        return Recommendation(
+            sku=self.skus_[i],
+            name=self.names_[i],
+            price=float(self.prices_[i]),
+            category=self.categories_[i],
+            score=round(float(score), 6),
+            reason=reason,
+            product_id=int(self.product_ids_[i]),
+        )
+
+    def popular(self, n: int = 10, category: str | None = None) -> list[Recommendation]:
+        """The ``n`` most popular products in stock (recent distinct buyers), optionally in one
+        category."""
+        mask = self._mask(category, ())
+        if mask is None:
+            return []
+        days = self.popularity_days
+        return [
+            self._make(i, self.pop_norm_[i], f"popular: bestseller of the last {days} days")
+            for i in self._top(self.popularity_, mask, n)
+        ]
+
+    def recommend(
+        self,
+        customer_id: int,
+        n: int = 10,
+        *,
+        category: str | None = None,
+        exclude: Iterable = (),
+    ) -> list[Recommendation]:
+        """Up to ``n`` products for the customer, best first: never one they already bought or
+        rated, never out of stock or inactive; ``exclude`` takes more SKUs or product ids.
+        Customers without history get their segment's popular products, then overall ones."""
+        mask = self._mask(category, exclude)
+        if mask is None:
+            return []
+        u = self.customer_index_.get(int(customer_id))
+        if u is None:
+            return self._cold_start(int(customer_id), mask, n)
+        items, affinity = self._history(u)
+        mask[items] = False
+        # Scaled over everything the customer has not had, so that stock, category and exclude
+        # only remove products and never reorder the rest.
+        unseen = np.ones(len(self.product_ids_), dtype=bool)
+        unseen[items] = False
+        cooc = self._cooc_scores(items, affinity)
+        model = self._model_scores(u)
+        parts = (
+            self.weight_cooc * self._minmax(cooc, unseen),
+            self.weight_model * self._minmax(model, unseen),
+            self.weight_pop * self.pop_norm_,
+        )
+        score = parts[0] + parts[1] + parts[2]
+        out = []
+        for i in self._top(score, mask, n):
+            out.append(self._make(i, score[i], self._reason(u, i, parts, model)))
+        return out
+
+    def _reason(self, u: int, i: int, parts: tuple, model: np.ndarray) -> str:
+        items, affinity = self._history(u)
+        best = int(np.argmax([parts[0][i], parts[1][i], parts[2][i]]))
+        if best == 0 and parts[0][i] > 0:
+            # The history item that contributed most to this one's co-occurrence score.
+            hit = self.nbr_idx_[items] == i
+            contrib = np.where(hit, affinity[:, None] * self.nbr_sim_[items], 0.0).max(axis=1)
+            h = int(np.argmax(contrib))
+            j = int(items[h])
+            verb = "bought" if self.hist_bought_[self.hist_indptr_[u] + h] else "rated"
+            return f"because you {verb} {self.names_[j]} ({self.skus_[j]})"
+        if best == 1:
+            return f"predicted to suit your taste ({np.clip(model[i], 1, 5):.1f}/5)"
+        return f"popular: bestseller of the last {self.popularity_days} days"
+
+    def _cold_start(self, customer_id: int, mask: np.ndarray, n: int) -> list[Recommendation]:
+        seg = self.segment_of_.get(customer_id)
+        seg_pop = self.segment_popularity_.get(seg) if seg is not None else None
+        if seg_pop is None:
+            return [
+                self._make(i, self.pop_norm_[i], "popular: bestseller right now (new customer)")
+                for i in self._top(self.popularity_, mask, n)
+            ]
+        # Segment bestsellers first, then the overall ones fill the rest.
+        top = seg_pop.max()
+        seg_norm = seg_pop / top if top > 0 else seg_pop
+        score = seg_norm + 1e-6 * self.pop_norm_
+        label = self.segment_labels_.get(seg, f"segment {seg}")
+        out = []
+        for i in self._top(score, mask, n):
+            if seg_pop[i] > 0:
+                reason = f"popular with customers like you ({label})"
+            else:
+                reason = "popular: bestseller right now"
+            out.append(self._make(i, score[i], reason))
+        return out
+
+    def similar(self, sku: str, n: int = 5) -> list[Recommendation]:
+        """Up to ``n`` in-stock products most often bought by the same customers as ``sku``; when
+        it has too few neighbours, the category's bestsellers fill the list."""
+        i = self.sku_index_.get(sku)
+        if i is None:
+            i = self.sku_index_.get(sku.upper())
+        if i is None:
+            raise NotFound(f"no product {sku} — check the SKU (like CLO-0042)")
+        out = []
+        seen = {i}
+        name = self.names_[i]
+        for j, s in zip(self.nbr_idx_[i], self.nbr_sim_[i]):
+            if len(out) == n or s <= 0:
+                break
+            if self.available_[j] and j not in seen:
+                seen.add(int(j))
+                out.append(self._make(int(j), s, f"often bought by customers who bought {name}"))
+        if len(out) < n:
+            mask = self.available_ & (self.item_category_ == self.item_category_[i])
+            mask[list(seen)] = False
+            for j in self._top(self.popularity_, mask, n - len(out)):
+                out.append(self._make(j, 0.0, f"bestseller in {self.categories_[i]}"))
+        return out

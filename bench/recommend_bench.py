@@ -1,0 +1,134 @@
+"""Recommender benchmark: fit time and ``recommend()`` latency (p50/p95/p99 over 1,000 calls) at
+three data sizes of MovieLens-shaped synthetic ratings, plus the demo shop when given.
+
+No MovieLens file is shipped or downloaded: ``analytics.recommendation.synthetic.movielens_like``
+generates data with the same shape (the "medium" size has MovieLens-100k's 943 users, 1,682
+items and 100,000 ratings). ``--evaluate`` also runs the held-out evaluation at that size, which
+shows the known gap between rating accuracy and ranking quality.
+
+    .venv/bin/python bench/recommend_bench.py [--demo-db URL] [--evaluate] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analytics.recommendation import Recommender, evaluate_frames  # noqa: E402
+from analytics.recommendation.synthetic import movielens_like  # noqa: E402
+
+SIZES = {
+    "small": {"n_users": 300, "n_items": 200, "n_ratings": 10_000},
+    "medium (ML-100k shape)": {"n_users": 943, "n_items": 1682, "n_ratings": 100_000},
+    "large": {"n_users": 3000, "n_items": 3000, "n_ratings": 300_000},
+}
+CALLS = 1000
+
+
+def latency(model: Recommender, customers: np.ndarray, seed: int = 0) -> dict:
+    """p50/p95/p99/max milliseconds of ``recommend(customer, 10)`` over CALLS random customers
+    (a tenth of them asking for one category)."""
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(customers, size=CALLS)
+    cats = sorted(model.category_codes_)
+    times = []
+    for k, cust in enumerate(picks):
+        category = cats[k % len(cats)] if k % 10 == 0 else None
+        t0 = time.perf_counter()
+        model.recommend(int(cust), 10, category=category)
+        times.append((time.perf_counter() - t0) * 1000)
+    t = np.array(times)
+    return {f"p{q}_ms": round(float(np.percentile(t, q)), 3) for q in (50, 95, 99)} | {
+        "max_ms": round(float(t.max()), 3)
+    }
+
+
+def artifact_mb(model: Recommender) -> float:
+    buf = io.BytesIO()
+    joblib.dump(model, buf, compress=3)
+    return round(len(buf.getvalue()) / 1e6, 2)
+
+
+def bench_frames(label: str, frames: dict, algorithms=("svd", "knn")) -> list[dict]:
+    rows = []
+    for algo in algorithms:
+        t0 = time.perf_counter()
+        model = Recommender(algo).fit(
+            frames["purchases"], frames["ratings"], frames["products"],
+            segments=frames.get("segments"),
+        )  # fmt: skip
+        fit_s = time.perf_counter() - t0
+        row = {
+            "data": label,
+            "algorithm": model.algorithm_,
+            "customers": len(model.customer_ids_),
+            "products": len(model.product_ids_),
+            "pairs": model.signal_summary_["pairs"],
+            "fit_s": round(fit_s, 2),
+            **latency(model, model.customer_ids_),
+            "artifact_mb": artifact_mb(model),
+        }
+        print(json.dumps(row), file=sys.stderr, flush=True)
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    cols = ["data", "algorithm", "customers", "products", "pairs", "fit_s", "p50_ms", "p95_ms",
+            "p99_ms", "max_ms", "artifact_mb"]  # fmt: skip
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--demo-db", metavar="URL", help="also bench the shop in this database")
+    parser.add_argument("--evaluate", action="store_true", help="held-out metrics at ML-100k size")
+    parser.add_argument("--sizes", nargs="*", default=list(SIZES), help="which sizes to run")
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    args = parser.parse_args(argv)
+
+    rows: list[dict] = []
+    for name in args.sizes:
+        rows += bench_frames(name, movielens_like(**SIZES[name], seed=0))
+    if args.demo_db:
+        from analytics.recommendation import load_frames
+        from analytics.store import make_engine
+
+        rows += bench_frames("demo shop", load_frames(make_engine(args.demo_db)))
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, python {platform.python_version()}",
+        "calls": CALLS,
+        "results": rows,
+    }
+    print(f"recommend(customer, n=10) latency over {CALLS} calls; fit = Recommender.fit\n")
+    print(markdown(rows))
+    if args.evaluate:
+        d = movielens_like(**SIZES["medium (ML-100k shape)"], seed=0)
+        m = evaluate_frames(d["purchases"], d["ratings"], d["products"])
+        report["evaluation_ml100k_shape"] = m
+        print("\nheld-out evaluation, MovieLens-100k-shaped synthetic data:")
+        for algo in ("svd", "knn"):
+            r = m["rating"][algo]
+            print(f"  {algo}: RMSE {r['rmse']:.3f}  MAE {r['mae']:.3f}")
+        for name, r in m["ranking"].items():
+            print(f"  {name:<18} P@10 {r['precision@10']:.3f}  R@10 {r['recall@10']:.3f}  "
+                  f"NDCG@10 {r['ndcg@10']:.3f}")  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
