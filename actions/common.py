@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -112,7 +113,7 @@ def transcript(tracker: Tracker, limit: int = 200) -> list[tuple[str, str]]:
     return turns[-limit:]
 
 
-class ShopAction(Action):
+class ShopAction(Action, ABC):
     """An action whose work (DB, models) runs in a thread; failures become an apology.
 
     Subclasses set ``NAME`` and implement :meth:`work`. Messages are collected first and only
@@ -124,10 +125,11 @@ class ShopAction(Action):
     def name(self) -> str:
         return self.NAME
 
+    @abstractmethod
     def work(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        raise NotImplementedError
+        """The events of the action; runs in a worker thread, may block."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -143,8 +145,12 @@ class ShopAction(Action):
         return events
 
 
-class SafeFormValidation(FormValidationAction):
+class SafeFormValidation(FormValidationAction, ABC):
     """A form validation action that apologises instead of failing silently."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """``validate_<form name>``."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

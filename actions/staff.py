@@ -7,6 +7,8 @@ filled in by the staff-assistant work: replace :meth:`StaffAction.answer` in eac
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
@@ -17,10 +19,13 @@ from bot.staff import REFUSAL, is_staff
 NOT_AVAILABLE = "Sorry, {topic} isn't available in the chat yet."
 
 
-class StaffAction(ShopAction):
+class StaffAction(ShopAction, ABC):
     """Refuses non-staff; staff get :meth:`answer`."""
 
-    TOPIC = ""
+    @property
+    @abstractmethod
+    def TOPIC(self) -> str:  # noqa: N802  (a class constant in every subclass)
+        """What the report is called in messages."""
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
         metadata = (tracker.latest_message or {}).get("metadata")
