@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -232,3 +233,36 @@ class ActionCancelOrder(ShopAction):
             )
         )
         return [SlotSet("pending_cancel", None)]
+
+
+ASK_ORDER_NUMBER = (
+    "What's your order number? It's the 6 digits on your confirmation e-mail, for example #104233."
+)
+RECENT_ORDERS_OFFERED = 5
+
+
+class ActionAskOrderNumber(ShopAction):
+    """Asks for the order number; a signed-in customer gets their recent orders as buttons."""
+
+    NAME = "action_ask_order_number"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        customer_id = verified_customer(tracker)
+        recent: list[cs.OrderSummary] = []
+        if customer_id is not None:
+            with session_scope() as session:
+                recent = cs.list_recent_orders(session, customer_id, RECENT_ORDERS_OFFERED)
+        if not recent:
+            dispatcher.utter_message(text=ASK_ORDER_NUMBER)
+            return []
+        dispatcher.utter_message(
+            text="Which order do you mean? Pick one or type its number.",
+            buttons=[
+                {
+                    "title": f"#{o.order_number} — {o.placed_at:%d %b %Y}, {o.status}",
+                    "payload": "/inform" + json.dumps({"order_number": str(o.order_number)}),
+                }
+                for o in recent
+            ],
+        )
+        return []

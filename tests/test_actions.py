@@ -104,10 +104,14 @@ def shop(engine, sqlite_url, monkeypatch, tmp_path):
         )
         _add_order(
             s, jane, 104233, "delivered", [(kettle, 1), (shirt, 2)],
+            placed_at=now - dt.timedelta(days=12),
             shipped_at=now - dt.timedelta(days=8), delivered_at=now - dt.timedelta(days=5),
             carrier="DHL", tracking_number="JD0146000012345",
         )  # fmt: skip
-        _add_order(s, jane, 104588, "paid", [(phones, 1)], paid_at=now - dt.timedelta(hours=3))
+        _add_order(
+            s, jane, 104588, "paid", [(phones, 1)],
+            placed_at=now - dt.timedelta(days=1), paid_at=now - dt.timedelta(hours=3),
+        )  # fmt: skip
         shipped = _add_order(
             s, bob, 105120, "shipped", [(kettle, 1)], shipped_at=now - dt.timedelta(days=1),
             carrier="UPS", tracking_number="1Z999AA10123456784",
@@ -123,6 +127,7 @@ def shop(engine, sqlite_url, monkeypatch, tmp_path):
         )
         _add_order(
             s, jane, 103877, "delivered", [(shirt, 1)],
+            placed_at=now - dt.timedelta(days=70),
             shipped_at=now - dt.timedelta(days=64), delivered_at=now - dt.timedelta(days=60),
         )  # fmt: skip
         ids = {"jane": jane.id, "bob": bob.id}
@@ -825,3 +830,20 @@ def test_database_down_gives_an_apology_and_no_events(monkeypatch, tmp_path):
         events, messages = run(action, tracker("x", slots=slots))
         assert events == []
         assert texts(messages) == [common.SORRY]
+
+
+def test_order_number_question_offers_a_signed_in_customers_recent_orders(shop):
+    _, messages = run(orders.ActionAskOrderNumber(), tracker("where is my order"))
+    assert texts(messages) == [orders.ASK_ORDER_NUMBER]
+    assert not messages[0]["buttons"]
+    _, messages = run(
+        orders.ActionAskOrderNumber(), tracker("where is my order", metadata=token(shop["jane"]))
+    )
+    assert texts(messages) == ["Which order do you mean? Pick one or type its number."]
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    # Jane's three orders, newest first; never Bob's.
+    assert payloads == [
+        '/inform{"order_number": "104588"}',
+        '/inform{"order_number": "104233"}',
+        '/inform{"order_number": "103877"}',
+    ]
