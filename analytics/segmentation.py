@@ -138,8 +138,9 @@ def rfm_features(
     first = np.minimum.reduceat(when[order], starts)
     last = np.maximum.reduceat(when[order], starts)
     spend = np.bincount(codes, weights=amount, minlength=n)
-    new_order = ~pd.Series(col("order_id")).duplicated().to_numpy()
-    orders = np.bincount(codes[new_order], minlength=n)
+    # An order's lines share its customer, so counting each order id once counts orders.
+    first_line = ~pd.Series(col("order_id")).duplicated().to_numpy()
+    orders = np.bincount(codes[first_line], minlength=n)
 
     cat_codes, cat_names = pd.factorize(col("category"))
     other = len(SHARE_CATEGORIES) - 1
@@ -186,6 +187,10 @@ class Segmenter:
 
     Parameters: ``k`` (number of segments; ``None`` chooses it by silhouette over ``k_range``),
     ``k_range`` (inclusive bounds), ``random_state`` (same seed, same segments).
+
+    k is chosen on a random subsample of at most ``SELECTION_SAMPLE`` customers (each candidate
+    fitted with ``N_INIT`` starts, scored by silhouette on ``SILHOUETTE_SAMPLE`` of them); the
+    winner's centres are then refined on every customer. Small data uses everyone throughout.
 
     Learned: ``k_``, ``labels_`` (segment per fitted customer; segment 0 is the largest),
     ``customer_ids_``, ``silhouette_`` (of the final fit), ``silhouette_by_k_`` (every k tried),
@@ -324,7 +329,7 @@ class Segmenter:
         self.silhouette_ = _silhouette(distances, self.labels_[sil_idx])
         self.inertia_ = float(kmeans.inertia_)
         self.profiles_ = self.profile(features, self.labels_)
-        self.segment_labels_ = dict(zip(self.profiles_.index, self.profiles_["label"], strict=True))
+        self.segment_labels_ = {int(s): str(label) for s, label in self.profiles_["label"].items()}
         return self
 
     def _kmeans(self, k: int) -> KMeans:
@@ -435,8 +440,10 @@ def format_money(value: float) -> str:
 
 def format_rate(per_month: float) -> str:
     """A purchase rate a person reads at a glance: "3 orders/week", "2 orders/month"."""
-    if per_month >= 4.0:
-        value, unit = per_month * 12 / 52, "week"
+    per_week = per_month * 12 / 52
+    # Weekly once that reads as at least "1 a week" (design.md's reference groups speak so).
+    if per_week >= 0.95:
+        value, unit = per_week, "week"
     else:
         value, unit = per_month, "month"
     text = f"{value:.0f}" if value >= 1.5 else f"{value:.1f}".removesuffix(".0")
@@ -544,7 +551,7 @@ def format_profiles(profiles: list[Mapping[str, Any]]) -> str:
             str(p["favourite_category"]),
             f"{p['purchases_per_month']:.1f}",
             f"{p['spend_per_month']:,.0f}",
-            f"{p['recency_days']:.0f} days",
+            f"{p['recency_days']:.0f} day{'' if round(p['recency_days']) == 1 else 's'}",
         )
         for p in profiles
     ]
@@ -614,7 +621,7 @@ def run_segmentation(
     :class:`NoData` when there are no purchases or too few customers to segment.
     """
     started = utcnow()
-    features, customers, as_of = _load_features(engine)
+    features, _customers, as_of = _load_features(engine)
     model = Segmenter(k=k, random_state=random_state).fit(features)
     version = version or artifacts.new_version()
     profiles = _profile_dicts(model.profiles_)

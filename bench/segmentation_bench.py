@@ -112,10 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     args = parser.parse_args(argv)
     rows = bench(args.sizes, args.days)
+    # Timings on a shared machine mean little without how busy it was.
+    load = round(os.getloadavg()[0], 1)
     if args.json:
-        print(json.dumps({"cpus": os.cpu_count(), "days": args.days, "results": rows}, indent=2))
+        out = {"cpus": os.cpu_count(), "load_avg_1min": load, "days": args.days, "results": rows}
+        print(json.dumps(out, indent=2))
     else:
-        print(f"segmentation benchmark ({os.cpu_count()} CPUs, {args.days} days of orders)")
+        print(
+            f"segmentation benchmark ({os.cpu_count()} CPUs, load average {load}, "
+            f"{args.days} days of orders)"
+        )
         print(
             f"{'customers':>10} {'lines':>10} {'features s':>11} {'fit s':>7} {'total s':>8} "
             f"{'k':>3} {'silhouette':>10} {'ARI':>6}"

@@ -264,6 +264,8 @@ def test_labels_are_unique_and_readable(fitted):
     assert format_rate(1.0) == "1 order/month"
     assert format_rate(0.4) == "0.4 orders/month"
     assert format_rate(52 / 12) == "1 order/week"
+    assert format_rate(4.0) == "4 orders/month"  # 0.92 a week reads better per month
+    assert format_rate(3 * 52 / 12) == "3 orders/week"
     assert format_money(1987.0) == "2,000"
     assert format_money(487.0) == "490"
 
@@ -385,7 +387,8 @@ def test_empty_database_is_no_data(engine):
         assert conn.execute(select(func.count()).select_from(AnalyticsRun)).scalar() == 0
 
 
-def test_run_segmentation_stores_one_consistent_run(engine, shop):
+def test_run_segmentation_stores_one_consistent_run(any_engine, shop):
+    engine = any_engine
     purchases, customers = shop
     store_shop(engine, purchases, customers, extra_customers=2)
     report = run_segmentation(engine, version="v-test", random_state=0)
