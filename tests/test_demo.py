@@ -165,14 +165,12 @@ def test_reported_counts_match_the_database(small_db):
     assert result["seconds"] > 0
 
 
-def test_default_build_is_fast_and_sized_as_documented(default_db):
+def test_default_build_is_sized_as_documented(default_db):
+    # Build time is measured in bench/, not asserted here.
     _, result, phases = default_db
     assert result["customers"] == 2000 and result["products"] == 300
     assert 80_000 <= result["orders"] <= 120_000
     assert result["order_items"] > result["orders"]
-    # SQLite works in this process, so CPU time is the build's cost whatever else the machine
-    # is doing (wall time: `seconds`, ~15-30 s on an idle 2-core machine).
-    assert result["cpu_seconds"] < 45, result
     assert any("inserting" in p for p in phases)
 
 
