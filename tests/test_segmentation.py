@@ -535,16 +535,23 @@ def test_cli_latest_and_bad_k_in_process(engine, sqlite_url, shop, monkeypatch, 
 
 def test_demo_shop_planted_groups_are_recovered(engine):
     from analytics.demo import build_demo
+    from analytics.store import session_scope
 
     build_demo(engine, seed=42, customers=400, products=60, days=365, end_date=dt.date(2026, 6, 1))
+    with session_scope(engine) as s:
+        planted_customers = s.execute(
+            select(func.count()).where(Customer.demo_group.in_(list(PLANTED_FAVOURITES)))
+        ).scalar()
     result = evaluate_segments(engine)
-    assert result["customers_without_purchases"] >= 0
-    for fit in (result, result.get("at_k5")):
-        if fit is None:  # k chosen was 5
-            continue
+    assert result["as_of"].startswith("2026-05-31")  # as of the data, not today
+    fits = [result] + ([result["at_k5"]] if "at_k5" in result else [])
+    assert result["k"] == 5 or len(fits) == 2
+    for fit in fits:
         planted = fit["planted"]
+        assert planted["customers"] >= 0.95 * planted_customers
         assert planted["ari"] >= 0.8, fit
+        assert set(planted["groups"]) == set(PLANTED_FAVOURITES)
         for group, info in planted["groups"].items():
             assert info["dominant_favourite"] == PLANTED_FAVOURITES[group], (group, info)
-    # Churned demo customers are the ones with old last orders: none is "new".
-    assert "churned" in result["planted"]["other_groups"]
+            assert info["dominant_label"].startswith(PLANTED_FAVOURITES[group].capitalize())
+    assert {"churned", "new", "noise"} <= set(result["planted"]["other_groups"])
