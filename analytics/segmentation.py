@@ -133,13 +133,29 @@ def rfm_features(
     n = len(ids)
     amount = col("amount").astype("float64")
     when = pd.to_datetime(col("placed_at")).to_numpy("datetime64[ns]").view("int64")
-    order = np.argsort(codes, kind="stable")
-    starts = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=n))[:-1]))
-    first = np.minimum.reduceat(when[order], starts)
-    last = np.maximum.reduceat(when[order], starts)
+    order_id = col("order_id")
     spend = np.bincount(codes, weights=amount, minlength=n)
-    # An order's lines share its customer, so counting each order id once counts orders.
-    first_line = ~pd.Series(col("order_id")).duplicated().to_numpy()
+    sorted_lines = False
+    if np.issubdtype(order_id.dtype, np.number):
+        step, id_step = np.diff(when), np.diff(order_id)
+        sorted_lines = bool(np.all((step > 0) | ((step == 0) & (id_step >= 0))))
+    if sorted_lines:
+        # Sorted by (placed_at, order_id), as load_purchases gives it: a customer's first and last
+        # lines hold their first and last times, and an order's lines are adjacent. O(n).
+        customer = pd.Series(codes)
+        first, last = np.empty(n, dtype="int64"), np.empty(n, dtype="int64")
+        is_first = ~customer.duplicated(keep="first").to_numpy()
+        is_last = ~customer.duplicated(keep="last").to_numpy()
+        first[codes[is_first]] = when[is_first]
+        last[codes[is_last]] = when[is_last]
+        first_line = np.concatenate(([True], id_step != 0))
+    else:
+        by_customer = np.argsort(codes, kind="stable")
+        starts = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=n))[:-1]))
+        first = np.minimum.reduceat(when[by_customer], starts)
+        last = np.maximum.reduceat(when[by_customer], starts)
+        # An order's lines share its customer, so counting each order id once counts orders.
+        first_line = ~pd.Series(order_id).duplicated().to_numpy()
     orders = np.bincount(codes[first_line], minlength=n)
 
     cat_codes, cat_names = pd.factorize(col("category"))

@@ -222,6 +222,19 @@ def test_rfm_features_match_hand_computed_values():
     assert f[shares].sum(axis=1).to_numpy() == pytest.approx([1.0, 1.0])
 
 
+def test_rfm_features_do_not_depend_on_row_order(shop):
+    purchases, customers = shop
+    # Orders of several lines, some placed at the same moment, to exercise both code paths.
+    lines = pd.concat([purchases, purchases.assign(category="home", amount=5.0)])
+    lines["placed_at"] = lines["placed_at"].dt.floor("D")
+    ordered = lines.sort_values(["placed_at", "order_id"], kind="stable")
+    shuffled = lines.sample(frac=1.0, random_state=1)
+    a = rfm_features(ordered, customers)
+    b = rfm_features(shuffled, customers)
+    pd.testing.assert_frame_equal(a, b)
+    assert (a["orders"] == purchases.groupby("customer_id").size()).all()
+
+
 def test_rfm_features_as_of_defaults_to_newest_order():
     purchases, customers = planted_shop(per_group=3, days=60)
     f = rfm_features(purchases)
