@@ -158,6 +158,25 @@ def test_bought_items_never_come_back(shop, fitted):
         assert scores == sorted(scores, reverse=True)
 
 
+def test_reasons_name_the_history_item_that_contributed_most(fitted):
+    checked = 0
+    for cust in range(1, 121, 7):
+        u = fitted.customer_index_[cust]
+        items, affinity = fitted._history(u)
+        for rec in fitted.recommend(cust, 10):
+            if not rec.reason.startswith("because you bought"):
+                continue
+            i = fitted.item_index_[rec.product_id]
+            contrib = [
+                a * fitted.nbr_sim_[h][fitted.nbr_idx_[h] == i].sum()
+                for h, a in zip(items, affinity)
+            ]
+            best = items[int(np.argmax(contrib))]
+            assert rec.reason.endswith(f"({fitted.skus_[best]})")
+            checked += 1
+    assert checked > 50
+
+
 def test_out_of_stock_and_inactive_never_appear_even_after_update_stock(shop):
     model = Recommender().fit(shop["purchases"], shop["ratings"], shop["products"])
     before = [r.product_id for r in model.recommend(1, 10)]
@@ -354,6 +373,9 @@ def test_train_from_database_with_segments(engine, shop):
     assert metrics["chosen"] == model.algorithm
     assert metrics["trained_on"]["explicit_ratings"] == len(shop["ratings"])
     assert metrics["segments_for_cold_start"] == 3
+    assert metrics["split"]["segments"] is not None
+    seg_pop = metrics["ranking"]["segment_popularity"]
+    assert seg_pop["precision@10"] > metrics["ranking"]["popularity"]["precision@10"]
     assert all(group_of(r.product_id) == 2 for r in model.recommend(500, 5))
     for cust in (1, 60, 110):
         assert not {r.product_id for r in model.recommend(cust, 10)} & history(shop, cust)

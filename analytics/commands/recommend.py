@@ -199,8 +199,11 @@ def format_evaluation(m: dict) -> str:
         lines.append("")
         cols = (f"precision@{k}", f"recall@{k}", f"ndcg@{k}")
         lines.append(f"{'ranker':<22}" + "".join(f"{c:>14}" for c in cols))
-        for name in ("blended", "surprise_only", "cooccurrence_only", "popularity"):
-            r = m["ranking"][name]
+        for name in ("blended", "surprise_only", "cooccurrence_only", "popularity",
+                     "segment_popularity"):  # fmt: skip
+            r = m["ranking"].get(name)
+            if r is None:
+                continue
             lines.append(f"{name:<22}" + "".join(f"{r[c]:>14.4f}" for c in cols))
         beats = m["beats_popularity"]
         lines.append(

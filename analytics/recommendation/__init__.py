@@ -25,7 +25,8 @@ Ranking (top-N)
     both (denominator shrunk by 5 for rare pairs), the 100 nearest neighbours per product kept as
     numpy arrays; a customer's score for a product is the sum over their history of
     ``similarity × affinity``, with affinity = rating / 5 halving every 180 days of age.
-    Popularity: distinct customers in the last 90 days of the data (all-time breaks ties).
+    Popularity: distinct customers in the last 90 days of the data (all-time breaks ties), among
+    the customer's segment (newest stored segmentation) when it is known, else the whole shop.
 
 Serving rules
     never a product the customer already bought or rated, never inactive or out of stock

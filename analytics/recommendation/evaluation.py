@@ -173,6 +173,12 @@ def evaluate_frames(
             "held_out_pairs": int(len(test)),
             "eval_customers": int(test["customer_id"].nunique()) if len(test) else 0,
             "k": k,
+            "segments": (
+                "the newest stored segmentation (it saw the held-out period too): the prior of "
+                "the blend and the segment_popularity baseline use it"
+                if segments is not None and len(segments)
+                else None
+            ),
         },
         "random_state": random_state,
     }
@@ -198,13 +204,19 @@ def evaluate_frames(
             rating[algo] = {"rmse": None, "mae": None, "error": " ".join(models[algo].notes_)}
             continue
         held_out = _held_out(models[algo], test)
-        modes = {**MODES, "popularity": "popularity"} if algo == "svd" else MODES
+        modes = dict(MODES)
+        if algo == "svd":
+            modes["popularity"] = "popularity"
+            if models[algo].segment_prior_:
+                modes["segment_popularity"] = "segment_popularity"
         rating[algo], by_algo[algo] = _evaluate_model(models[algo], held_out, k, modes)
     e = models["svd"].mu_ - test["rating"].to_numpy()
     rating["global_mean"] = {"rmse": _r(np.sqrt(np.mean(e**2))), "mae": _r(np.mean(np.abs(e))),
                              "n": len(e)}  # fmt: skip
     chosen = min(by_algo, key=lambda a: (rating[a]["rmse"], a))
     ranking = {**by_algo[chosen], "popularity": by_algo["svd"].pop("popularity")}
+    if "segment_popularity" in by_algo["svd"]:
+        ranking["segment_popularity"] = by_algo["svd"].pop("segment_popularity")
     pop = ranking["popularity"]
     blend = ranking["blended"]
     out.update(

@@ -221,6 +221,7 @@ class Recommender:
         self.segment_of_: dict[int, int] = {}
         self.segment_labels_: dict[int, str] = {}
         self.segment_popularity_: dict[int, np.ndarray] = {}
+        self.segment_prior_: dict[int, np.ndarray] = {}
         if segments is None or segments.empty:
             return
         seg = segments[["customer_id", "segment", "label"]]
@@ -232,6 +233,18 @@ class Recommender:
         seg_ev = ev.merge(seg[["customer_id", "segment"]], on="customer_id")
         for s, grp in seg_ev.groupby("segment"):
             self.segment_popularity_[int(s)] = self._popularity(grp)
+        self.segment_prior_ = {
+            s: pop / pop.max() for s, pop in self.segment_popularity_.items() if pop.max() > 0
+        }
+
+    def _prior(self, customer_id: int) -> tuple[np.ndarray, str | None]:
+        """(popularity scaled to [0, 1], segment label): the customer's segment's bestsellers when
+        the stored segmentation knows them, else the shop's (label None)."""
+        seg = self.segment_of_.get(customer_id)
+        prior = self.segment_prior_.get(seg) if seg is not None else None
+        if prior is None:
+            return self.pop_norm_, None
+        return prior, self.segment_labels_.get(seg, f"segment {seg}")
 
     def _fit_cooccurrence(self) -> None:
         n_items = len(self.product_ids_)
@@ -355,7 +368,8 @@ class Recommender:
         """Surprise's rating estimate (unclipped) of every item for customer position ``u``."""
         base = self.mu_ + self.bu_[u] + self.bi_
         if self.algorithm_ == "svd":
-            return base + self.qi_ @ self.pu_[u]
+            # einsum rather than a BLAS matvec: BLAS threads waking up cost milliseconds here.
+            return base + np.einsum("ij,j->i", self.qi_, self.pu_[u])
         items, _ = self._history(u)
         a, b = self.hist_indptr_[u], self.hist_indptr_[u + 1]
         rated = self.knn_pos_[items]
@@ -363,20 +377,26 @@ class Recommender:
         rated, r = rated[ok], self.hist_rating_[a:b][ok]
         if len(rated) == 0:
             return base
-        # Same as KNNBaseline.estimate, for all items at once: the k most similar items the
-        # customer rated, positive similarities only, weighted mean of rating - baseline.
-        dev = r - self.mu_ - self.bu_[u] - self.bi_[self.knn_items_[rated]]
-        s = self.knn_sim_[:, rated].astype(np.float64)
-        d = np.broadcast_to(dev, s.shape)
-        if len(rated) > self.knn_k:
-            top = np.argpartition(-s, self.knn_k - 1, axis=1)[:, : self.knn_k]
-            s = np.take_along_axis(s, top, axis=1)
-            d = dev[top]
-        pos = s > 0
-        sp = np.where(pos, s, 0.0)
-        sum_sim = sp.sum(axis=1)
-        sum_dev = (sp * d).sum(axis=1)
-        sum_dev[pos.sum(axis=1) < self.knn_min_k] = 0.0
+        # KNNBaseline.estimate for all items at once: per item, the k rated items most similar
+        # to it, positive similarities only, similarity-weighted mean of (rating - baseline).
+        # sim is symmetric, so rows of the rated items = columns (contiguous, faster to gather).
+        dev = (r - self.mu_ - self.bu_[u] - self.bi_[self.knn_items_[rated]]).astype(np.float32)
+        sim = self.knn_sim_[rated]  # (rated, items)
+        weights = np.where(sim > 0, sim, np.float32(0))
+        n_pos = (weights > 0).sum(axis=0)
+        crowded = np.flatnonzero(n_pos > self.knn_k)
+        if len(crowded):
+            # Only the k most similar count; equal similarities at the k-th place may differ
+            # from surprise's choice among them (it keeps the earliest rated).
+            block = sim[:, crowded]
+            top = np.argpartition(-block, self.knn_k - 1, axis=0)[: self.knn_k]
+            keep = np.zeros(block.shape, dtype=bool)
+            np.put_along_axis(keep, top, True, axis=0)
+            weights[:, crowded] = np.where(keep & (block > 0), block, np.float32(0))
+            n_pos[crowded] = (weights[:, crowded] > 0).sum(axis=0)
+        sum_sim = weights.sum(axis=0, dtype=np.float64)
+        sum_dev = np.einsum("ij,i->j", weights, dev).astype(np.float64)
+        sum_dev[n_pos < self.knn_min_k] = 0.0
         adj = np.divide(sum_dev, sum_sim, out=np.zeros_like(sum_dev), where=sum_sim > 0)
         out = base.copy()
         out[self.knn_items_] += adj
@@ -407,9 +427,13 @@ class Recommender:
         self, u: int, mode: str, candidates: np.ndarray, *, model_scores: np.ndarray | None = None
     ) -> np.ndarray:
         """Scores of all items for customer position ``u`` under ``mode`` ("blend", "model",
-        "cooc", "popularity"); only ``candidates`` (a bool mask) are comparable."""
+        "cooc", "popularity", "segment_popularity"); only ``candidates`` (a bool mask) are
+        comparable."""
         if mode == "popularity":
             return self.popularity_
+        prior, _ = self._prior(int(self.customer_ids_[u]))
+        if mode == "segment_popularity":
+            return prior + 1e-9 * self.pop_norm_
         items, affinity = self._history(u)
         if mode == "cooc":
             return self._cooc_scores(items, affinity) + 1e-9 * self.pop_norm_
@@ -420,7 +444,7 @@ class Recommender:
         return (
             self.weight_cooc * self._minmax(cooc, candidates)
             + self.weight_model * self._minmax(model, candidates)
-            + self.weight_pop * self.pop_norm_
+            + self.weight_pop * prior
         )
 
     # ---- serving -------------------------------------------------------------------------------
@@ -502,48 +526,63 @@ class Recommender:
         unseen[items] = False
         cooc = self._cooc_scores(items, affinity)
         model = self._model_scores(u)
+        prior, segment = self._prior(int(customer_id))
         parts = (
             self.weight_cooc * self._minmax(cooc, unseen),
             self.weight_model * self._minmax(model, unseen),
-            self.weight_pop * self.pop_norm_,
+            self.weight_pop * prior,
         )
         score = parts[0] + parts[1] + parts[2]
+        top = self._top(score, mask, n)
+        because = self._because(items, affinity, top)
         out = []
-        for i in self._top(score, mask, n):
-            out.append(self._make(i, score[i], self._reason(u, i, parts, model)))
+        for t, i in enumerate(top):
+            best = int(np.argmax([parts[0][i], parts[1][i], parts[2][i]]))
+            if best == 0 and because[t] >= 0:
+                h = int(because[t])
+                j = int(items[h])
+                verb = "bought" if self.hist_bought_[self.hist_indptr_[u] + h] else "rated"
+                reason = f"because you {verb} {self.names_[j]} ({self.skus_[j]})"
+            elif best == 1:
+                reason = f"predicted to suit your taste ({np.clip(model[i], 1, 5):.1f}/5)"
+            elif segment is not None:
+                reason = f"popular with customers like you ({segment})"
+            else:
+                reason = f"popular: bestseller of the last {self.popularity_days} days"
+            out.append(self._make(i, score[i], reason))
         return out
 
-    def _reason(self, u: int, i: int, parts: tuple, model: np.ndarray) -> str:
-        items, affinity = self._history(u)
-        best = int(np.argmax([parts[0][i], parts[1][i], parts[2][i]]))
-        if best == 0 and parts[0][i] > 0:
-            # The history item that contributed most to this one's co-occurrence score.
-            hit = self.nbr_idx_[items] == i
-            contrib = np.where(hit, affinity[:, None] * self.nbr_sim_[items], 0.0).max(axis=1)
-            h = int(np.argmax(contrib))
-            j = int(items[h])
-            verb = "bought" if self.hist_bought_[self.hist_indptr_[u] + h] else "rated"
-            return f"because you {verb} {self.names_[j]} ({self.skus_[j]})"
-        if best == 1:
-            return f"predicted to suit your taste ({np.clip(model[i], 1, 5):.1f}/5)"
-        return f"popular: bestseller of the last {self.popularity_days} days"
+    def _because(self, items: np.ndarray, affinity: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """Per product in ``top``: the position in ``items`` (the customer's history) that added
+        most to its co-occurrence score, or -1 if none did."""
+        slot = np.full(len(self.product_ids_), -1, dtype=np.int64)
+        slot[top] = np.arange(len(top))
+        target = slot[self.nbr_idx_[items]]  # (history, neighbours): index into top or -1
+        hist, _ = np.nonzero(target >= 0)
+        t = target[target >= 0]
+        contrib = (affinity[:, None] * self.nbr_sim_[items])[target >= 0]
+        best = np.full(len(top), -1, dtype=np.int64)
+        if len(t):
+            # Sort by (top slot, contribution, earliest history first) and keep the last row of
+            # each slot: its maximum, the earliest history item on ties (like argmax).
+            order = np.lexsort((-hist, contrib, t))
+            last = np.r_[t[order][1:] != t[order][:-1], True]
+            keep = order[last]
+            best[t[keep]] = np.where(contrib[keep] > 0, hist[keep], -1)
+        return best
 
     def _cold_start(self, customer_id: int, mask: np.ndarray, n: int) -> list[Recommendation]:
-        seg = self.segment_of_.get(customer_id)
-        seg_pop = self.segment_popularity_.get(seg) if seg is not None else None
-        if seg_pop is None:
+        seg_norm, label = self._prior(customer_id)
+        if label is None:
             return [
                 self._make(i, self.pop_norm_[i], "popular: bestseller right now (new customer)")
                 for i in self._top(self.popularity_, mask, n)
             ]
         # Segment bestsellers first, then the overall ones fill the rest.
-        top = seg_pop.max()
-        seg_norm = seg_pop / top if top > 0 else seg_pop
         score = seg_norm + 1e-6 * self.pop_norm_
-        label = self.segment_labels_.get(seg, f"segment {seg}")
         out = []
         for i in self._top(score, mask, n):
-            if seg_pop[i] > 0:
+            if seg_norm[i] > 0:
                 reason = f"popular with customers like you ({label})"
             else:
                 reason = "popular: bestseller right now"
