@@ -1,0 +1,84 @@
+"""``shopbot import transactions FILE`` and ``shopbot import ratings FILE``."""
+
+from __future__ import annotations
+
+import sys
+
+from analytics.cli import add_json_flag, emit
+
+
+def register(sub, _evaluate_sub) -> None:
+    p = sub.add_parser(
+        "import",
+        help="import real data (Online Retail transactions, ratings)",
+        description="Import a file into the shop's database. Bad rows are dropped and counted by "
+        "reason; the rest lands in one transaction. Importing the same file again changes nothing.",
+    )
+    isub = p.add_subparsers(dest="import_kind", metavar="KIND")
+    isub.required = True
+    t = isub.add_parser(
+        "transactions",
+        help="Online Retail / Online Retail II sales (CSV or XLSX)",
+        description="Import sales in the Online Retail layout (InvoiceNo, StockCode, Description, "
+        "Quantity, InvoiceDate, UnitPrice, CustomerID, Country) or Online Retail II (Invoice, "
+        "Price, Customer ID), as CSV or XLSX (all sheets).",
+    )
+    t.add_argument("file", metavar="FILE", help="CSV or XLSX file")
+    add_json_flag(t)
+    t.set_defaults(handler=_transactions)
+    r = isub.add_parser(
+        "ratings",
+        help="ratings: user_id,item_id,rating[,timestamp] CSV or MovieLens u.data",
+        description="Import explicit ratings (1–5) from a CSV with a header user_id,item_id,rating"
+        "[,timestamp] or a MovieLens u.data file. Unknown users and items are created.",
+    )
+    r.add_argument("file", metavar="FILE", help="CSV or u.data file")
+    add_json_flag(r)
+    r.set_defaults(handler=_ratings)
+
+
+class _StderrProgress:
+    """Progress on an interactive stderr: one self-updating line per stage."""
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.stage not in (None, stage):
+            sys.stderr.write("\n")
+        self.stage = stage
+        text = f"{stage}: {done:,}" + (f"/{total:,}" if total else "")
+        sys.stderr.write(f"\r  {text}\x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.stage is not None:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _run(args, importer) -> int:
+    from analytics.store import get_engine, upgrade
+
+    engine = get_engine()
+    upgrade(engine)
+    progress = _StderrProgress() if sys.stderr.isatty() else None
+    try:
+        report = importer(engine, args.file, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    emit(args, report.to_dict(), report.format())
+    return 0
+
+
+def _transactions(args) -> int:
+    from analytics.importers import import_transactions
+
+    return _run(args, import_transactions)
+
+
+def _ratings(args) -> int:
+    from analytics.importers import import_ratings
+
+    return _run(args, import_ratings)

@@ -1,0 +1,12 @@
+"""Importers of real data into the store: sales transactions (Online Retail) and ratings.
+
+Each importer cleans the file with vectorised pandas code, counts every dropped row by reason,
+writes the clean part in one transaction with bulk inserts, and records the file in
+``import_batches`` so importing it again changes nothing.
+"""
+
+from analytics.importers.common import REASONS, ImportReport
+from analytics.importers.ratings import import_ratings
+from analytics.importers.transactions import categorise, import_transactions
+
+__all__ = ["REASONS", "ImportReport", "categorise", "import_ratings", "import_transactions"]
