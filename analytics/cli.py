@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except ShopbotError as err:
         if getattr(args, "json", False):
-            print(json.dumps({"error": str(err), "kind": type(err).__name__}))
+            print(json.dumps({"error": str(err), "kind": type(err).__name__}, ensure_ascii=False))
         print(f"shopbot: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
