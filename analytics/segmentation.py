@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.spatial.distance import cdist
+from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
@@ -34,6 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from analytics import artifacts
 from analytics.data import data_end, load_customers, load_purchases
+from analytics.demo import PLANTED_GROUPS
 from analytics.errors import NoData
 from analytics.store import session_scope
 from analytics.store.models import (
@@ -71,14 +73,8 @@ LAPSED_DAYS = 90.0  # no order for three months
 NEW_TENURE_DAYS = 60.0  # first order less than two months ago
 ENTHUSIAST_SHARE = 0.5  # half of the spend goes to one category
 
-# The demo shop's planted groups and their favourite category (docs: design.md, "Demo shop").
-PLANTED_FAVOURITES = {
-    "A": "clothing",
-    "B": "electronics",
-    "C": "home",
-    "D": "beauty",
-    "E": "food",
-}
+# The demo shop's planted groups and their favourite category (design.md, "Demo shop").
+PLANTED_FAVOURITES = {group: fav for group, (fav, _rate, _spend) in PLANTED_GROUPS.items()}
 
 
 # ---- features ----------------------------------------------------------------------------------
@@ -198,7 +194,7 @@ def rfm_features(
 # ---- the estimator -----------------------------------------------------------------------------
 
 
-class Segmenter:
+class Segmenter(BaseEstimator):
     """K-means customer segments on log-scaled, standardised RFM and category-share features.
 
     Parameters: ``k`` (number of segments; ``None`` chooses it by silhouette over ``k_range``),
@@ -224,24 +220,6 @@ class Segmenter:
         self.k_range = k_range
         self.random_state = random_state
 
-    # -- sklearn-style parameter access (makes clone/repr work)
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor parameters."""
-        return {"k": self.k, "k_range": self.k_range, "random_state": self.random_state}
-
-    def set_params(self, **params: Any) -> Segmenter:
-        """Self, with the given constructor parameters changed."""
-        for name, value in params.items():
-            if name not in self.get_params():
-                raise ValueError(f"Segmenter has no parameter {name!r}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        return (
-            f"Segmenter(k={self.k!r}, k_range={self.k_range!r}, random_state={self.random_state!r})"
-        )
-
     # -- fitting
     def _matrix(self, features: pd.DataFrame) -> np.ndarray:
         missing = [c for c in FEATURE_COLUMNS if c not in features.columns]
@@ -249,7 +227,7 @@ class Segmenter:
             raise ValueError(f"features lack {', '.join(missing)} — build them with rfm_features()")
         x = features.loc[:, list(FEATURE_COLUMNS)].to_numpy(dtype="float64", copy=True)
         # Recency, frequency and spend are heavy-tailed: log1p keeps big spenders from
-        # owning whole clusters (recency is clipped at 0 in case as_of precedes an order).
+        # owning whole clusters (the clip only guards hand-made frames with negative values).
         x[:, :3] = np.log1p(np.clip(x[:, :3], 0.0, None))
         return x
 
@@ -517,13 +495,20 @@ class SegmentationReport:
     run_id: int
     model_version: str
     as_of: dt.datetime
-    k: int
-    silhouette: float
-    silhouette_by_k: dict[int, float]
     n_customers: int
     customers_without_purchases: int
     profiles: list[dict[str, Any]]
     model: Segmenter = field(repr=False)
+
+    @property
+    def k(self) -> int:
+        """The number of segments."""
+        return self.model.k_
+
+    @property
+    def silhouette(self) -> float:
+        """The silhouette of the stored segmentation."""
+        return self.model.silhouette_
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: run id, model version, as-of time, k, silhouette(s), counts, segments."""
@@ -531,9 +516,7 @@ class SegmentationReport:
             "run_id": self.run_id,
             "model_version": self.model_version,
             "as_of": self.as_of.isoformat(),
-            "k": self.k,
-            "silhouette": _num(self.silhouette),
-            "silhouette_by_k": {str(k): _num(v) for k, v in self.silhouette_by_k.items()},
+            **_scores(self.model),
             "customers": self.n_customers,
             "customers_without_purchases": self.customers_without_purchases,
             "segments": self.profiles,
@@ -587,6 +570,15 @@ def _num(value: Any) -> float | None:
     """A JSON-safe float (NaN -> None), rounded for reading."""
     value = float(value)
     return None if not math.isfinite(value) else round(value, 4)
+
+
+def _scores(model: Segmenter) -> dict[str, Any]:
+    """JSON-ready k, silhouette and silhouette per k of a fitted model."""
+    return {
+        "k": model.k_,
+        "silhouette": _num(model.silhouette_),
+        "silhouette_by_k": {str(k): _num(v) for k, v in model.silhouette_by_k_.items()},
+    }
 
 
 def _profile_dicts(profiles: pd.DataFrame) -> list[dict[str, Any]]:
@@ -643,9 +635,7 @@ def run_segmentation(
     profiles = _profile_dicts(model.profiles_)
     without = int(features.attrs.get("customers_without_purchases", 0))
     metrics = {
-        "k": model.k_,
-        "silhouette": _num(model.silhouette_),
-        "silhouette_by_k": {str(kk): _num(v) for kk, v in model.silhouette_by_k_.items()},
+        **_scores(model),
         "inertia": _num(model.inertia_),
         "customers": len(features),
         "customers_without_purchases": without,
@@ -700,13 +690,19 @@ def run_segmentation(
         run_id=run_id,
         model_version=version,
         as_of=as_of,
-        k=model.k_,
-        silhouette=model.silhouette_,
-        silhouette_by_k=dict(model.silhouette_by_k_),
         n_customers=len(features),
         customers_without_purchases=without,
         profiles=profiles,
         model=model,
+    )
+
+
+def _newest_run(stmt):
+    """``stmt`` restricted to the newest finished segmentation run."""
+    return (
+        stmt.where(AnalyticsRun.kind == "segments", AnalyticsRun.finished_at.is_not(None))
+        .order_by(AnalyticsRun.finished_at.desc(), AnalyticsRun.id.desc())
+        .limit(1)
     )
 
 
@@ -716,12 +712,7 @@ def latest_segments(engine: Engine) -> dict[str, Any] | None:
     Same shape as :meth:`SegmentationReport.to_dict`, plus ``started_at``/``finished_at``.
     """
     with session_scope(engine) as session:
-        run = session.execute(
-            select(AnalyticsRun)
-            .where(AnalyticsRun.kind == "segments", AnalyticsRun.finished_at.is_not(None))
-            .order_by(AnalyticsRun.finished_at.desc(), AnalyticsRun.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        run = session.execute(_newest_run(select(AnalyticsRun))).scalar_one_or_none()
         if run is None:
             return None
         rows = (
@@ -773,12 +764,7 @@ def latest_segments(engine: Engine) -> dict[str, Any] | None:
 def customer_segment(engine: Engine, customer_id: int) -> dict[str, Any] | None:
     """The customer's segment in the newest stored run ({run_id, segment, label}), or None."""
     with session_scope(engine) as session:
-        run_id = session.execute(
-            select(AnalyticsRun.id)
-            .where(AnalyticsRun.kind == "segments", AnalyticsRun.finished_at.is_not(None))
-            .order_by(AnalyticsRun.finished_at.desc(), AnalyticsRun.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        run_id = session.execute(_newest_run(select(AnalyticsRun.id))).scalar_one_or_none()
         if run_id is None:
             return None
         row = session.execute(
@@ -846,9 +832,7 @@ def planted_agreement(
 
 def _evaluate_fit(model: Segmenter, features: pd.DataFrame, customers: pd.DataFrame) -> dict:
     out: dict[str, Any] = {
-        "k": model.k_,
-        "silhouette": _num(model.silhouette_),
-        "silhouette_by_k": {str(k): _num(v) for k, v in model.silhouette_by_k_.items()},
+        **_scores(model),
         "segments": [
             {
                 key: p[key]

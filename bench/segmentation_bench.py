@@ -20,6 +20,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from analytics.demo import PLANTED_GROUPS  # noqa: E402
 from analytics.segmentation import (  # noqa: E402
     PLANTED_FAVOURITES,
     Segmenter,
@@ -29,13 +30,7 @@ from analytics.segmentation import (  # noqa: E402
 from analytics.store.models import CATEGORIES  # noqa: E402
 
 # group -> (orders per month, spend per month); design.md "Demo shop".
-GROUPS = {
-    "A": (3.0, 3000.0),
-    "B": (2.0, 2000.0),
-    "C": (1.0, 1500.0),
-    "D": (52 / 12, 1000.0),
-    "E": (3 * 52 / 12, 500.0),
-}
+GROUPS = {group: (rate, spend) for group, (_fav, rate, spend) in PLANTED_GROUPS.items()}
 END = pd.Timestamp("2025-12-31 18:00")
 
 

@@ -16,6 +16,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from sqlalchemy import func, insert, select
 
+from analytics.demo import PLANTED_GROUPS
 from analytics.errors import NoData
 from analytics.segmentation import (
     FEATURE_COLUMNS,
@@ -42,13 +43,7 @@ from analytics.store.models import (
 
 END = pd.Timestamp("2026-06-30 18:00")
 # The demo shop's reference groups: favourite category, orders a month, spend a month.
-GROUPS = {
-    "A": ("clothing", 3.0, 3000.0),
-    "B": ("electronics", 2.0, 2000.0),
-    "C": ("home", 1.0, 1500.0),
-    "D": ("beauty", 52 / 12, 1000.0),
-    "E": ("food", 3 * 52 / 12, 500.0),
-}
+GROUPS = PLANTED_GROUPS
 SHOPBOT = Path(sys.executable).with_name("shopbot")
 
 
@@ -370,7 +365,7 @@ def test_pickles_with_joblib(fitted, tmp_path):
     loaded = joblib.load(tmp_path / "segmenter.joblib")
     np.testing.assert_array_equal(loaded.predict(features), model.labels_)
     assert loaded.label_of(0) == model.label_of(0)
-    assert repr(loaded) == "Segmenter(k=None, k_range=(2, 8), random_state=0)"
+    assert loaded.get_params() == {"k": None, "k_range": (2, 8), "random_state": 0}
 
 
 def test_too_few_customers_is_no_data():
