@@ -212,6 +212,9 @@ def test_category_filter_and_exclude(shop, fitted):
         recs = fitted.recommend(5, 5, category=cat)
         assert len(recs) == 5 and {r.category for r in recs} == {cat}
         assert {r.category for r in fitted.popular(5, category=cat)} == {cat}
+    assert fitted.recommend(5, 5, category="Clothing") == fitted.recommend(
+        5, 5, category="clothing"
+    )
     assert fitted.recommend(5, 5, category="spaceships") == []
     top = fitted.recommend(5, 3)
     again = fitted.recommend(5, 3, exclude=[top[0].sku, top[1].product_id])

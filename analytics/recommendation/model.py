@@ -167,10 +167,11 @@ class Recommender:
         self.names_ = products["name"].astype(str).tolist()
         self.prices_ = products["price"].to_numpy(dtype=np.float64)
         self.categories_ = products["category"].fillna("other").astype(str).tolist()
-        cats = sorted(set(self.categories_))
+        # Category filters are case-insensitive: codes are keyed by the lower-cased name.
+        cats = sorted({c.lower() for c in self.categories_})
         self.category_codes_ = {c: k for k, c in enumerate(cats)}
         self.item_category_ = np.array(
-            [self.category_codes_[c] for c in self.categories_], dtype=np.int32
+            [self.category_codes_[c.lower()] for c in self.categories_], dtype=np.int32
         )
         self.available_ = np.ones(len(self.product_ids_), dtype=bool)
         self.update_stock(products)
@@ -181,7 +182,7 @@ class Recommender:
         self.customer_ids_ = customers
         self.customer_index_ = {int(c): u for u, c in enumerate(customers)}
         users = np.searchsorted(customers, cust)
-        items = np.array([self.item_index_[int(p)] for p in sig["product_id"]], dtype=np.int64)
+        items = np.searchsorted(self.product_ids_, sig["product_id"].to_numpy(dtype=np.int64))
         rating = sig["rating"].to_numpy(dtype=np.float64)
         age = (self.now_ - pd.to_datetime(sig["last_at"])).dt.total_seconds().to_numpy() / 86400.0
         decay = (
