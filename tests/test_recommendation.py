@@ -384,9 +384,9 @@ def test_train_from_database_with_segments(engine, shop):
         assert not {r.product_id for r in model.recommend(cust, 10)} & history(shop, cust)
 
 
-def test_purchases_without_ratings_still_work(engine, shop):
-    write_shop(engine, shop, with_ratings=False)
-    model, metrics = train_recommender(engine)
+def test_purchases_without_ratings_still_work(any_engine, shop):
+    write_shop(any_engine, shop, with_ratings=False)
+    model, metrics = train_recommender(any_engine)
     assert metrics["signal"]["explicit_ratings"] == 0
     assert "implicit" in metrics["signal"]["note"]
     assert metrics["ranking"]["blended"]["ndcg@10"] > metrics["ranking"]["popularity"]["ndcg@10"]
