@@ -150,6 +150,8 @@ def test_test_stories_pass(rasa_model, tmp_path):
         "--stories",
         "tests/rasa",
         "--fail-on-prediction-errors",
+        # also check the NLU on every user text of the stories
+        "--e2e",
         "--out",
         str(tmp_path / "results"),
         timeout=1200,
