@@ -247,7 +247,7 @@ class ActionCreateReturn(ShopAction):
             dispatcher.utter_message(text=str(err))
             return reset
         if result.created:
-            head = f"Your return is registered: {result.rma_number}."
+            head = "Your return is registered."
         else:
             head = f"That item already has a return: {result.rma_number} (status: {result.status})."
         dispatcher.utter_message(text=f"{head} {result.instructions}")

@@ -38,11 +38,9 @@ INTENT_TITLES = {
     "product_search": "Ask about a product",
     "complaint": "Make a complaint",
     "human_handoff": "Talk to a human",
-    "greet": "Say hello",
-    "goodbye": "End the chat",
-    "thank": "Say thanks",
-    "bot_challenge": "Ask who I am",
 }
+# Below this confidence an intent is not worth offering.
+MIN_OFFER_CONFIDENCE = 0.05
 
 
 def _order_number_mentioned(tracker: Tracker) -> str | None:
@@ -156,7 +154,12 @@ class ActionDefaultAskAffirmation(Action):
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         try:
             ranking = (tracker.latest_message or {}).get("intent_ranking") or []
-            options = [r["name"] for r in ranking if r.get("name") in INTENT_TITLES][:3]
+            options = [
+                r["name"]
+                for r in ranking
+                if r.get("name") in INTENT_TITLES
+                and float(r.get("confidence") or 0) >= MIN_OFFER_CONFIDENCE
+            ][:3]
         except Exception:  # malformed parse data: just ask to rephrase
             options = []
         if not options:

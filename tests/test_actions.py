@@ -567,7 +567,9 @@ def test_return_confirmed_once_and_asked_twice_gives_one_rma(engine, shop):
         rma = s.execute(select(Return.rma_number)).scalar_one()
     reset = [SlotSet(name, None) for name in returns.RESET_RETURN]
     assert events == reset + [SlotSet("rma_number", rma)]
-    assert messages[0]["text"].startswith(f"Your return is registered: {rma}. Your return number")
+    assert messages[0]["text"].startswith(
+        f"Your return is registered. Your return number is {rma}."
+    )
     assert "prepaid return label" in messages[0]["text"]
 
     events, messages = run(returns.ActionCreateReturn(), confirm)
@@ -788,8 +790,10 @@ def test_unsure_nlu_offers_likely_intents(shop):
         {"name": "cancel_order", "confidence": 0.4},
         {"name": "faq", "confidence": 0.3},
         {"name": "order_status", "confidence": 0.2},
+        {"name": "product_search", "confidence": 0.01},
     ]
     _, messages = run(support.ActionDefaultAskAffirmation(), trk)
+    # Only real tasks, only those with some confidence; chit-chat is never offered.
     assert messages[0]["buttons"] == [
         {"title": "Cancel an order", "payload": "/cancel_order"},
         {"title": "Track an order", "payload": "/order_status"},
@@ -847,3 +851,15 @@ def test_order_number_question_offers_a_signed_in_customers_recent_orders(shop):
         '/inform{"order_number": "104233"}',
         '/inform{"order_number": "103877"}',
     ]
+
+
+def test_gibberish_gets_a_rephrase_request_not_random_options(shop):
+    trk = tracker("blorp flib", intent="nlu_fallback")
+    trk.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.6},
+        {"name": "bot_challenge", "confidence": 0.3},
+        {"name": "thank", "confidence": 0.2},
+        {"name": "order_status", "confidence": 0.01},
+    ]
+    _, messages = run(support.ActionDefaultAskAffirmation(), trk)
+    assert texts(messages) == [support.REPHRASE] and not messages[0]["buttons"]
