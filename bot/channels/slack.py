@@ -97,6 +97,16 @@ class StaffSlackInput(SlackInput):
         channel._seen_events = OrderedDict()
         return channel
 
+    @property
+    def configured(self) -> bool:
+        """False while SLACK_SIGNING_SECRET / SLACK_BOT_TOKEN are unset: Rasa leaves an unset
+        ``${VAR}`` in credentials.yml as that literal text, which must never work as a secret."""
+        secret, token = self.slack_signing_secret or "", self.slack_token or ""
+        return bool(secret) and bool(token) and "${" not in secret + token
+
+    def is_request_from_slack_authentic(self, request: Request) -> bool:
+        return self.configured and super().is_request_from_slack_authentic(request)
+
     # -- output ------------------------------------------------------------------------------
     def get_output_channel(
         self, channel: str | None = None, thread_id: str | None = None
