@@ -236,18 +236,23 @@ class ReorderReport:
         }
 
 
-def latest_forecast_run(engine: Engine) -> int:
-    """Id of the newest forecast run; ModelMissing if there is none."""
+def _latest_run(engine: Engine, kind: str):
+    """``(id, params)`` of the newest analytics run of ``kind``, or None."""
     with engine.connect() as conn:
-        run_id = conn.execute(
-            select(AnalyticsRun.id)
-            .where(AnalyticsRun.kind == "forecast")
+        return conn.execute(
+            select(AnalyticsRun.id, AnalyticsRun.params)
+            .where(AnalyticsRun.kind == kind)
             .order_by(AnalyticsRun.id.desc())
             .limit(1)
-        ).scalar()
-    if run_id is None:
+        ).first()
+
+
+def latest_forecast_run(engine: Engine) -> int:
+    """Id of the newest forecast run; ModelMissing if there is none."""
+    run = _latest_run(engine, "forecast")
+    if run is None:
         raise ModelMissing(NO_FORECASTS)
-    return int(run_id)
+    return int(run.id)
 
 
 def _forecast_rows(engine: Engine, run_id: int, product_id: int | None = None) -> pd.DataFrame:
@@ -403,14 +408,18 @@ class StockStatus:
 
 
 def _latest_service_level(engine: Engine) -> float:
-    with engine.connect() as conn:
-        params = conn.execute(
-            select(AnalyticsRun.params)
-            .where(AnalyticsRun.kind == "reorder")
-            .order_by(AnalyticsRun.id.desc())
-            .limit(1)
-        ).scalar()
-    return float((params or {}).get("service_level", DEFAULT_SERVICE_LEVEL))
+    run = _latest_run(engine, "reorder")
+    return float(((run.params if run else None) or {}).get("service_level", DEFAULT_SERVICE_LEVEL))
+
+
+def find_product(products: pd.DataFrame, sku: str) -> pd.Series:
+    """The row of ``products`` (from ``load_products``) with ``sku``, case-insensitively;
+    NotFound if there is none."""
+    key = (sku or "").strip().upper()
+    match = products[products["sku"].str.upper() == key]
+    if match.empty:
+        raise NotFound(f"no product with SKU {key or '(empty)'} — check the code, e.g. CLO-0042")
+    return match.iloc[0]
 
 
 def stock_status(engine: Engine, sku: str) -> StockStatus:
@@ -420,12 +429,8 @@ def stock_status(engine: Engine, sku: str) -> StockStatus:
     with the service level of the latest reorder run. Without a forecast for the product the
     cover fields are None and ``note`` says why. Raises NotFound for an unknown SKU.
     """
-    key = (sku or "").strip().upper()
     products = load_products(engine)
-    match = products[products["sku"].str.upper() == key]
-    if match.empty:
-        raise NotFound(f"no product with SKU {key or '(empty)'} — check the code, e.g. CLO-0042")
-    p = match.iloc[0]
+    p = find_product(products, sku)
     base = dict(
         sku=str(p["sku"]),
         name=str(p["name"]),
@@ -450,7 +455,8 @@ def stock_status(engine: Engine, sku: str) -> StockStatus:
     if rows.empty:
         note = "no forecast for this product (no sales yet, or inactive)"
         return StockStatus(**base, **empty, forecast_run_id=run_id, note=note)
-    items = _advice_for(match, rows, _latest_service_level(engine), DEFAULT_REVIEW_DAYS)
+    this = products[products["product_id"] == p["product_id"]]
+    items = _advice_for(this, rows, _latest_service_level(engine), DEFAULT_REVIEW_DAYS)
     a = items[0]
     return StockStatus(
         **base,

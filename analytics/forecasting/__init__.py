@@ -21,7 +21,7 @@ from analytics.forecasting.jobs import (
     forecast_sku,
     run_forecasts,
 )
-from analytics.forecasting.methods import Intermittent, Sarima, SeasonalNaive, is_intermittent
+from analytics.forecasting.methods import Intermittent, Sarima, SeasonalNaive
 from analytics.forecasting.selection import ForecastConfig, SeriesResult, forecast_series
 from analytics.forecasting.series import daily_matrix, last_full_day, product_series, weekly
 
@@ -41,7 +41,6 @@ __all__ = [
     "evaluate_forecast",
     "forecast_series",
     "forecast_sku",
-    "is_intermittent",
     "last_full_day",
     "lookup",
     "mase",

@@ -24,9 +24,9 @@ from sqlalchemy.engine import Engine
 
 from analytics import artifacts
 from analytics.data import data_end, load_products, load_purchases
-from analytics.errors import NoData, NotFound, ShopbotError
+from analytics.errors import NoData, ShopbotError
 from analytics.forecasting.artifact import build_artifact
-from analytics.forecasting.methods import COLUMNS, SeasonalNaive
+from analytics.forecasting.methods import COLUMNS, SeasonalNaive, average_demand_interval
 from analytics.forecasting.selection import ForecastConfig, SeriesResult, forecast_series
 from analytics.forecasting.series import (
     daily_matrix,
@@ -34,6 +34,7 @@ from analytics.forecasting.series import (
     product_series,
     series_starts,
 )
+from analytics.inventory import find_product
 from analytics.store import session_scope
 from analytics.store.models import AnalyticsRun, Forecast, utcnow
 
@@ -44,11 +45,6 @@ Progress = Callable[[int, int], None]
 # Each worker runs one small model at a time; letting BLAS spawn threads on top of two worker
 # processes only makes them fight over the two cores.
 _WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def normalise_sku(sku: str) -> str:
-    """SKUs as stored: trimmed and upper-case (``clo-0042`` → ``CLO-0042``)."""
-    return (sku or "").strip().upper()
 
 
 # ---- one SKU ------------------------------------------------------------------------------------
@@ -112,13 +108,6 @@ class SkuForecast:
         }
 
 
-def _product_row(products: pd.DataFrame, sku: str) -> pd.Series:
-    match = products[products["sku"].str.upper() == sku]
-    if match.empty:
-        raise NotFound(f"no product with SKU {sku or '(empty)'} — check the code, e.g. CLO-0042")
-    return match.iloc[0]
-
-
 def forecast_sku(
     engine: Engine, sku: str, horizon: int = 28, *, config: ForecastConfig | None = None
 ) -> SkuForecast:
@@ -129,9 +118,7 @@ def forecast_sku(
     Raises NotFound for an unknown SKU and NoData for a product that never sold.
     """
     config = _with_horizon(config, horizon)
-    sku = normalise_sku(sku)
-    products = load_products(engine)
-    product = _product_row(products, sku)
+    product = find_product(load_products(engine), sku)
     sku = str(product["sku"])
     pid = int(product["product_id"])
     no_sales = NoData(f"SKU {sku} has no sales yet, so there is nothing to forecast")
@@ -295,10 +282,9 @@ def _fallback(task: SkuTask, config: ForecastConfig, exc: Exception) -> SeriesRe
 def _batches(tasks: list[SkuTask], config: ForecastConfig, n_jobs: int) -> list[list[SkuTask]]:
     # Longest (costliest) first so the last batches are cheap and both workers finish together;
     # small batches keep the progress bar moving and the load balanced.
-    def cost(t: SkuTask) -> tuple[int, int]:
-        recent = t.y[-config.window :]
-        smooth = np.count_nonzero(recent) * config.adi_threshold >= len(recent)
-        return (0 if smooth else 1, -len(t.y))
+    def cost(t: SkuTask) -> tuple[bool, int]:
+        sparse = average_demand_interval(t.y, config.window) > config.adi_threshold
+        return (sparse, -len(t.y))
 
     ordered = sorted(tasks, key=cost)
     size = max(1, min(8, len(ordered) // (n_jobs * 6) or 1))
@@ -327,7 +313,7 @@ def _executor(n_jobs: int):
     return executor
 
 
-def _forecast_all(
+def _run_tasks(
     tasks: list[SkuTask],
     config: ForecastConfig,
     executor,
@@ -355,6 +341,15 @@ def _forecast_all(
         if progress:
             progress(len(results), total)
     return results
+
+
+def _forecast_store(engine: Engine, config: ForecastConfig, n_jobs: int, progress):
+    """Loads the store once and forecasts every SKU: (end, last day, facts, results, load s)."""
+    started = time.perf_counter()
+    executor = _executor(n_jobs)  # the workers start while the store loads
+    end, last, tasks, facts = _load_tasks(engine, config)
+    loaded = time.perf_counter() - started
+    return end, last, facts, _run_tasks(tasks, config, executor, n_jobs, progress), loaded
 
 
 def _json_number(v) -> float | None:
@@ -446,15 +441,12 @@ def run_forecasts(
     started_wall, started = utcnow(), time.perf_counter()
     config = _with_horizon(config, horizon)
     version = version or artifacts.new_version()
-    executor = _executor(n_jobs)
-    end, last, tasks, facts = _load_tasks(engine, config)
-    loaded = time.perf_counter()
-    results = _forecast_all(tasks, config, executor, n_jobs, progress)
+    end, last, facts, results, load_seconds = _forecast_store(engine, config, n_jobs, progress)
     seconds = time.perf_counter() - started
     metrics = {
         **aggregate_metrics(results),
         "seconds": round(seconds, 2),
-        "load_seconds": round(loaded - started, 2),
+        "load_seconds": round(load_seconds, 2),
     }
     params = {
         **config.to_dict(),
@@ -524,9 +516,7 @@ def evaluate_forecast(
     """
     started = time.perf_counter()
     config = ForecastConfig(origins=origins, test_days=test_days, compare_all=compare_all)
-    executor = _executor(n_jobs)
-    end, _last, tasks, _facts = _load_tasks(engine, config)
-    results = _forecast_all(tasks, config, executor, n_jobs, progress)
+    end, _last, _facts, results, _load = _forecast_store(engine, config, n_jobs, progress)
     per_sku = [
         {
             "sku": sku,

@@ -385,28 +385,13 @@ class Sarima:
         )
 
 
-def make(name: str, **kwargs):
-    """A fresh forecaster by method name: ``sarima``, ``seasonal_naive``, ``tsb`` or ``sba``."""
-    if name == "sarima":
-        return Sarima(**kwargs)
-    if name == "seasonal_naive":
-        return SeasonalNaive(**kwargs)
-    if name in ("tsb", "sba"):
-        return Intermittent(variant=name, **kwargs)
-    raise ValueError(f"unknown forecasting method {name!r}")
-
-
-def is_intermittent(y, window: int = 365, adi_threshold: float = 1.32) -> bool:
-    """True when the mean interval between sales days (ADI) over the window exceeds the cut-off.
-
-    1.32 is the Syntetos–Boylan boundary between smooth/erratic and intermittent/lumpy demand;
-    on daily data it means roughly a quarter or more of the days have no sale.
-    """
-    return average_demand_interval(y, window) > adi_threshold
-
-
 def average_demand_interval(y, window: int = 365) -> float:
-    """Days per day-with-a-sale over the last ``window`` days (inf when nothing sold)."""
+    """Days per day-with-a-sale over the last ``window`` days (inf when nothing sold).
+
+    Above 1.32 (the Syntetos–Boylan boundary between smooth/erratic and intermittent/lumpy
+    demand) a series counts as intermittent; on daily data that is roughly a quarter or more of
+    the days without a sale.
+    """
     y = np.asarray(y, dtype=float)[-window:]
     nonzero = int(np.count_nonzero(y > 0))
     return math.inf if nonzero == 0 else len(y) / nonzero
