@@ -29,6 +29,7 @@ class Analytics:
         self.engine = engine or get_engine()
         self.version = version or artifacts.latest_version()
         self._recommender: Any = None
+        self.forecasts: dict | None = None
         self._stock_checked = 0.0
         self._lock = threading.Lock()
 
@@ -39,6 +40,10 @@ class Analytics:
             self._recommender = artifacts.load("recommender", version=self.version)
         except ModelMissing as err:
             log.warning("recommender not loaded: %s", err)
+        try:
+            self.forecasts = artifacts.load("forecasts", version=self.version)
+        except ModelMissing as err:
+            log.warning("forecasts not loaded: %s", err)
         return self
 
     @property
