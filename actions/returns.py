@@ -109,7 +109,10 @@ class ValidateReturnForm(ValidateOrderLookupForm):
             tracker.add_slots(blocked)
             return events + blocked
         if len(lines) == 1:
-            # Only one thing to return: don't ask which.
+            # Only one thing to return: say which instead of asking.
+            dispatcher.utter_message(
+                text=f"The item you can return from order #{number} is {lines[0].label()}."
+            )
             chosen = [SlotSet("return_item", lines[0].sku)]
             tracker.add_slots(chosen)
             return events + chosen

@@ -820,8 +820,7 @@ def test_staff_actions_refuse_customers(shop, action):
     # Metadata can't make a customer channel a staff one.
     _, messages = run(action(), tracker("x", channel="socketio", metadata={"slack_user": "U1"}))
     assert texts(messages) == [REFUSAL]
-    _, messages = run(action(), tracker("x", channel="staff"))
-    assert texts(messages) == [staff.NOT_AVAILABLE.format(topic=action.TOPIC)]
+    # (What staff get is tested in tests/test_staff_actions.py.)
 
 
 def test_database_down_gives_an_apology_and_no_events(monkeypatch, tmp_path):
@@ -863,3 +862,29 @@ def test_gibberish_gets_a_rephrase_request_not_random_options(shop):
     ]
     _, messages = run(support.ActionDefaultAskAffirmation(), trk)
     assert texts(messages) == [support.REPHRASE] and not messages[0]["buttons"]
+
+
+def test_return_form_names_the_only_returnable_item_instead_of_asking(engine, shop):
+    with session_scope(engine) as s:
+        order = s.execute(select(Order).where(Order.order_number == 104233)).scalar_one()
+        kettle_line = min(order.items, key=lambda i: i.id)
+        s.add(Return(rma_number="RMA-000001", order_id=order.id, order_item_id=kettle_line.id,
+                     quantity=1, reason="leaks"))  # fmt: skip
+    events, messages = run(
+        returns.ValidateReturnForm(),
+        tracker(
+            "104233",
+            slots={"requested_slot": "order_number"},
+            trailing_slots={"order_number": "104233"},
+            metadata=token(shop["jane"]),
+            active_loop="return_form",
+        ),
+    )
+    assert texts(messages) == [
+        "The item you can return from order #104233 is 2 × Blue Linen Shirt (CLO-0042)."
+    ]
+    assert events == [
+        SlotSet("order_number", "104233"),
+        SlotSet("return_item", "CLO-0042"),
+        SlotSet("requested_slot", "return_reason"),
+    ]
