@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -75,3 +77,42 @@ def any_engine(request) -> Engine:
     """The same test on a fresh SQLite and a fresh PostgreSQL database."""
     name = "engine" if request.param == "sqlite" else "pg_engine"
     return request.getfixturevalue(name)
+
+
+@dataclass
+class TrainedDemo:
+    engine: Engine
+    url: str
+    models_dir: Path
+
+
+@pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory) -> Iterator[TrainedDemo]:
+    """A small demo shop (seed 7) with every analytics model trained, shared by the session.
+
+    Tests must not change it. SHOPBOT_MODELS_DIR is not set globally: pass ``models_dir``.
+    """
+    from analytics.demo import build_demo
+    from analytics.training import is_stale, train_all
+
+    d = tmp_path_factory.mktemp("trained-demo")
+    url = f"sqlite:///{d / 'shop.db'}"
+    eng = make_engine(url)
+    upgrade(eng)
+    build_demo(eng, seed=7, customers=300, products=100, days=400)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SHOPBOT_MODELS_DIR", str(d / "models"))
+    try:
+        assert is_stale(eng)
+        report = train_all(eng, show_progress=False)
+        assert {k: v["status"] for k, v in report.steps.items()} == {
+            "segments": "ok",
+            "forecasts": "ok",
+            "reorder": "ok",
+            "recommender": "ok",
+        }
+        assert not is_stale(eng)
+    finally:
+        mp.undo()
+    yield TrainedDemo(eng, url, d / "models")
+    eng.dispose()

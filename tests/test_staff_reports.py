@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from analytics import artifacts
 from analytics.charts import HEIGHT_PX, WIDTH_PX
-from analytics.demo import build_demo
 from analytics.errors import ModelMissing, NotFound
 from analytics.staff_reports import (
     find_sku,
@@ -21,36 +20,14 @@ from analytics.staff_reports import (
     segment_report,
     stock_report,
 )
-from analytics.store import make_engine, session_scope, upgrade
+from analytics.store import session_scope
 from analytics.store.models import Inventory, Product
-from analytics.training import is_stale, train_all
 from bot.slack_blocks import to_slack
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, monkeypatch_module):
-    d = tmp_path_factory.mktemp("staff")
-    engine = make_engine(f"sqlite:///{d / 'shop.db'}")
-    upgrade(engine)
-    build_demo(engine, seed=7, customers=300, products=100, days=400)
-    monkeypatch_module.setenv("SHOPBOT_MODELS_DIR", str(d / "models"))
-    assert is_stale(engine)
-    report = train_all(engine, show_progress=False)
-    assert {k: v["status"] for k, v in report.steps.items()} == {
-        "segments": "ok",
-        "forecasts": "ok",
-        "reorder": "ok",
-        "recommender": "ok",
-    }
-    assert not is_stale(engine)
-    return engine, artifacts.load("forecasts")
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
+@pytest.fixture
+def trained(trained_demo):
+    return trained_demo.engine, artifacts.load("forecasts", root=trained_demo.models_dir)
 
 
 @pytest.mark.parametrize(
