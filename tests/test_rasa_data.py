@@ -115,6 +115,15 @@ def test_regexes_and_category_lookup():
     )
 
 
+def test_credentials_start_without_any_secret_in_the_environment(monkeypatch):
+    from rasa.core.run import create_http_input_channels
+
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SHOPBOT_STAFF_CONSOLE_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    channels = create_http_input_channels(None, str(ROOT / "credentials.yml"))
+    assert {"rest", "socketio"} <= {c.name() for c in channels}
+
+
 def test_staff_intents_have_plain_rules_running_their_actions():
     for intent, action in STAFF_INTENTS.items():
         matching = [
