@@ -70,6 +70,30 @@ class Service:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+SLACK_BLOCK = """
+# Added by shopbot run because SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set (Rasa expands the
+# unquoted variables when it reads this file; the secrets are never written here).
+bot.channels.slack.StaffSlackInput:
+  slack_token: ${SLACK_BOT_TOKEN}
+  slack_signing_secret: ${SLACK_SIGNING_SECRET}
+  use_threads: true
+"""
+
+
+def effective_credentials(env: dict[str, str], out_dir: Path, base: Path | None = None) -> Path:
+    """credentials.yml, plus the Slack channel when its two variables are set (a file in
+    ``out_dir``); Slack stays off otherwise, so an unset secret can never be guessed."""
+    base = base or ROOT / "credentials.yml"
+    text = base.read_text()
+    if env.get("SLACK_BOT_TOKEN") and env.get("SLACK_SIGNING_SECRET"):
+        if not any(line.startswith("bot.channels.slack.") for line in text.splitlines()):
+            text += SLACK_BLOCK
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "credentials.yml"
+    target.write_text(text)
+    return target
+
+
 def build_services(
     model: Path,
     env: dict[str, str],
@@ -127,7 +151,14 @@ def run(log_dir: Path | None = None) -> int:
     env.setdefault("RASA_API_TOKEN", secrets.token_urlsafe(24))
     model, _ = ensure_model()
     log_dir = log_dir or ROOT / "var" / "logs"
-    services = build_services(model, env, log_dir)
+    credentials = effective_credentials(env, ROOT / "var")
+    slack = (
+        "on"
+        if "StaffSlackInput" in credentials.read_text()
+        else "off (set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)"
+    )
+    print(f"Slack channel: {slack}")
+    services = build_services(model, env, log_dir, credentials=credentials)
     try:
         for svc in services:
             print(f"==> starting {svc.name} (log: {svc.log_path.relative_to(ROOT)})", flush=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.rasa_model import ROOT, ensure_model, rasa_env
-from bot.runner import Service, build_services
+from bot.rasa_model import ensure_model, rasa_env
+from bot.runner import Service, build_services, effective_credentials
 from slack_standin import SlackStandIn, start_slack_standin
 
 SHOPBOT = str(Path(sys.executable).parent / "shopbot")
@@ -159,7 +159,7 @@ def start_assistant(workdir: Path) -> Assistant:
         action_port=action_port,
         rasa_port=rasa_port,
         endpoints=endpoints,
-        credentials=ROOT / "credentials.yml",
+        credentials=effective_credentials(env, workdir),
     )
     a = Assistant(
         rasa_url=f"http://127.0.0.1:{rasa_port}",
