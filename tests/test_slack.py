@@ -1,0 +1,200 @@
+"""Slack, end to end: Events API requests signed exactly as Slack signs them (v0 HMAC-SHA256 over
+"v0:{timestamp}:{body}") go to the real Rasa server; replies go to a local Slack API stand-in."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from PIL import Image
+
+from bot.staff import REFUSAL
+from servers import SLACK_SIGNING_SECRET, STAFF_SLACK_USER
+
+pytestmark = pytest.mark.rasa
+
+
+def sign(body: bytes, secret: str = SLACK_SIGNING_SECRET, ts: int | None = None) -> dict:
+    ts = str(int(time.time()) if ts is None else ts)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+def event(text: str, user: str = STAFF_SLACK_USER, channel: str | None = None) -> dict:
+    ts = f"{time.time():.6f}"
+    return {
+        "token": "unused",
+        "team_id": "T0TEST",
+        "api_app_id": "A0TEST",
+        "type": "event_callback",
+        "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
+        "event_time": int(time.time()),
+        "authorizations": [{"user_id": "UBOTUSER"}],
+        "event": {
+            "type": "message",
+            "channel_type": "im",
+            "channel": channel or "D" + uuid.uuid4().hex[:8].upper(),
+            "user": user,
+            "text": text,
+            "ts": ts,
+        },
+    }
+
+
+def post(assistant, payload, headers: dict | None = None, raw: bytes | None = None):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    req = urllib.request.Request(
+        f"{assistant.rasa_url}/webhooks/slack/webhook",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            **(headers if headers is not None else sign(body)),
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read(), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read(), dict(err.headers)
+
+
+def posts_to(calls, channel):
+    return [
+        c for c in calls if c.method == "chat.postMessage" and c.params.get("channel") == channel
+    ]
+
+
+def test_url_verification(assistant):
+    status, body, _ = post(assistant, {"type": "url_verification", "challenge": "abc123"})
+    assert status == 200 and json.loads(body) == {"challenge": "abc123"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # unsigned
+        sign(b"a different body"),  # signature of something else
+        sign(b"x", secret="wrong-secret"),
+        "stale",  # correctly signed, 10 minutes old
+    ],
+    ids=["missing", "other-body", "wrong-secret", "stale"],
+)
+def test_bad_signatures_get_401_and_do_nothing(assistant, headers):
+    user = "UBAD" + uuid.uuid4().hex[:6].upper()
+    payload = event("How many CLO-0042 do we have?", user=user)
+    body = json.dumps(payload).encode()
+    if headers == "stale":
+        headers = sign(body, ts=int(time.time()) - 600)
+    status, _, _ = post(assistant, payload, headers=headers, raw=body)
+    assert status == 401
+    time.sleep(2)
+    assert posts_to(assistant.slack.calls, payload["event"]["channel"]) == []
+    # Nothing reached the dialogue: the conversation of that user has no message.
+    events = assistant.tracker(user).get("events") or []
+    assert not [e for e in events if e.get("event") == "user"]
+
+
+def test_staff_stock_question_is_answered_once_in_the_thread(assistant):
+    payload = event("How many CLO-0042 do we have?")
+    channel = payload["event"]["channel"]
+    started = time.monotonic()
+    status, _, _ = post(assistant, payload)
+    assert status == 200 and time.monotonic() - started < 3  # Slack gives up after 3 s
+    # Slack retries the same event (e.g. it thought we were slow): acknowledged, not answered.
+    retry = dict(
+        sign(json.dumps(payload).encode()),
+        **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    status, _, headers = post(assistant, payload, headers=retry)
+    assert status == 200 and headers.get("X-Slack-No-Retry") == "1"
+    # The same event id delivered again without retry headers is not answered either.
+    assert post(assistant, payload)[0] == 200
+    calls = assistant.slack.wait_for(lambda c: posts_to(c, channel), timeout=90)
+    time.sleep(4)
+    replies = posts_to(assistant.slack.calls, channel)
+    assert len(replies) == 1, replies
+    reply = replies[0].params
+    assert reply["thread_ts"] == payload["event"]["ts"]
+    blocks = json.loads(reply["blocks"]) if isinstance(reply["blocks"], str) else reply["blocks"]
+    assert blocks[0]["type"] == "header" and blocks[0]["text"]["text"].startswith(
+        "Stock of CLO-0042"
+    )
+    assert "On hand" in reply["text"]
+    assert calls
+
+
+def test_forecast_posts_blocks_and_uploads_a_png_chart(assistant):
+    payload = event("Forecast for EL-1042 next 4 weeks")
+    channel = payload["event"]["channel"]
+    assert post(assistant, payload)[0] == 200
+    calls = assistant.slack.wait_for(
+        lambda c: any(
+            x.method == "files.completeUploadExternal" and x.params.get("channel_id") == channel
+            for x in c
+        ),
+        timeout=90,
+    )
+    [complete] = [
+        c
+        for c in calls
+        if c.method == "files.completeUploadExternal" and c.params.get("channel_id") == channel
+    ]
+    assert complete.params["thread_ts"] == payload["event"]["ts"]
+    files = complete.params["files"]
+    files = json.loads(files) if isinstance(files, str) else files
+    png = assistant.slack.uploads[files[0]["id"]]
+    img = Image.open(io.BytesIO(png))
+    assert img.format == "PNG" and img.size == (900, 450)
+    [msg] = posts_to(calls, channel)
+    assert "Forecast for EL-1042" in msg.params["text"] and "Backtest MASE" in msg.params["text"]
+
+
+def test_unlisted_slack_user_is_refused_without_data(assistant):
+    payload = event("How many CLO-0042 do we have?", user="UNOTSTAFF")
+    channel = payload["event"]["channel"]
+    assert post(assistant, payload)[0] == 200
+    calls = assistant.slack.wait_for(lambda c: posts_to(c, channel), timeout=90)
+    [msg] = posts_to(calls, channel)
+    assert msg.params["text"] == REFUSAL and not msg.params.get("blocks")
+
+
+def test_storefront_staff_question_is_refused(assistant):
+    replies = assistant.say(
+        "How many CLO-0042 do we have in stock?",
+        sender="cust-" + uuid.uuid4().hex[:6],
+        metadata={"slack_user": STAFF_SLACK_USER},
+    )
+    texts = [r.get("text", "") for r in replies]
+    assert REFUSAL in texts or not any("On hand" in t for t in texts)
+    assert not any("On hand" in t or "Days of cover" in t for t in texts)
+
+
+def test_staff_console_needs_its_token(assistant):
+    from servers import STAFF_CONSOLE_TOKEN
+
+    def console(token):
+        req = urllib.request.Request(
+            f"{assistant.rasa_url}/webhooks/staff/webhook",
+            data=json.dumps({"sender": "ops", "message": "what should I reorder?"}).encode(),
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {token}"} if token else {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, None
+
+    assert console(None)[0] == 401 and console("wrong")[0] == 401
+    status, replies = console(STAFF_CONSOLE_TOKEN)
+    assert status == 200
+    assert replies and replies[0]["text"].startswith("What to reorder")
