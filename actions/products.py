@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from typing import Any
@@ -22,6 +23,8 @@ SIMILAR = 3
 # Fuzzy matches this close to the best one are offered as alternatives instead of guessing.
 AMBIGUITY_MARGIN = 0.1
 _SIMILAR_WORDS = re.compile(r"\b(similar|alternative|alternatives|like it|instead|else)\b", re.I)
+
+log = logging.getLogger(__name__)
 
 _matchers: dict[str, CatalogMatcher] = {}
 _matchers_lock = threading.Lock()
@@ -158,3 +161,12 @@ class ActionRecommendProducts(ShopAction):
             intro = f"Here's what's popular{where} right now:"
         send_products(dispatcher, intro, recommendations)
         return []
+
+
+def warm_up() -> None:
+    """Loads the trained analytics and builds the product matcher now (failures are logged)."""
+    try:
+        get_analytics()
+        catalog_matcher()
+    except Exception:  # the first request retries; the server must start anyway
+        log.warning("warm-up of analytics and product matcher failed", exc_info=True)

@@ -888,3 +888,10 @@ def test_return_form_names_the_only_returnable_item_instead_of_asking(engine, sh
         SlotSet("return_item", "CLO-0042"),
         SlotSet("requested_slot", "return_reason"),
     ]
+
+
+def test_warm_up_builds_the_product_matcher_once(shop, sqlite_url):
+    products.warm_up()
+    assert list(products._matchers) == [sqlite_url]
+    matcher = products._matchers[sqlite_url]
+    assert products.catalog_matcher() is matcher
