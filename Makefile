@@ -19,6 +19,7 @@ help:
 
 setup:
 	@scripts/setup-venv.sh
+	@scripts/build-storefront.sh
 
 demo: setup
 	@$(BIN)/shopbot setup-demo --if-missing

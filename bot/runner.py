@@ -166,6 +166,7 @@ def run(log_dir: Path | None = None) -> int:
             svc.wait_healthy(timeout=180)
         print(
             "\nshopbot is running:\n"
+            f"  storefront: http://{RASA_HOST}:{RASA_PORT}/storefront/  (chat widget, demo sign-in)\n"
             f"  REST:       POST http://{RASA_HOST}:{RASA_PORT}/webhooks/rest/webhook "
             '{"sender": "me", "message": "hi"}\n'
             f"  terminal:   .venv/bin/rasa shell --model {model.relative_to(ROOT)}  "

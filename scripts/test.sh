@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false
 scripts/ensure-services.sh
+scripts/setup-browser.sh
 mkdir -p test-output
 echo "==> lint (ruff)"
 .venv/bin/ruff check analytics actions bot tests bench
