@@ -120,6 +120,14 @@ class ImportReport:
             raise KeyError(f"unknown drop reason {reason!r}")
         self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
 
+    def nothing_usable(self) -> ImportFailed:
+        """The error for a file none of whose rows survived cleaning (with the reasons)."""
+        reasons = ", ".join(f"{k} {v}" for k, v in self.dropped.items() if v)
+        return ImportFailed(
+            f"{self.filename}: none of the {self.rows_read:,} rows is usable ({reasons}); "
+            "nothing was imported"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready data."""
         return {

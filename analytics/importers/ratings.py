@@ -220,11 +220,7 @@ def _clean(chunks, report: ImportReport, now) -> pd.DataFrame:
         report.drop("duplicate_rating", int((~latest).sum()))
         ratings = ratings[latest].sort_values("row").reset_index(drop=True)
     if ratings.empty:
-        reasons = ", ".join(f"{k} {v}" for k, v in report.dropped.items() if v)
-        raise ImportFailed(
-            f"{report.filename}: none of the {report.rows_read:,} rows is usable ({reasons}); "
-            "nothing was imported"
-        )
+        raise report.nothing_usable()
     return ratings
 
 

@@ -362,11 +362,7 @@ def _clean(chunks, report: ImportReport) -> pd.DataFrame:
         report.drop("duplicate_row", int(dup.sum()))
         lines = lines[~dup].reset_index(drop=True)
     if lines.empty:
-        reasons = ", ".join(f"{k} {v}" for k, v in report.dropped.items() if v)
-        raise ImportFailed(
-            f"{report.filename}: none of the {report.rows_read:,} rows is usable ({reasons}); "
-            "nothing was imported"
-        )
+        raise report.nothing_usable()
     return lines
 
 
