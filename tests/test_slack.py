@@ -198,3 +198,8 @@ def test_staff_console_needs_its_token(assistant):
     status, replies = console(STAFF_CONSOLE_TOKEN)
     assert status == 200
     assert replies and replies[0]["text"].startswith("What to reorder")
+    # The terminal client speaks the same protocol.
+    from bot.staff_console_client import ask
+
+    [reply] = ask(assistant.rasa_url, STAFF_CONSOLE_TOKEN, "ops2", "Show me the customer segments")
+    assert reply["text"].startswith("Customer segments")
