@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,12 +47,30 @@ def rasa_bin() -> str:
     return str(Path(sys.executable).parent / "rasa")
 
 
+def cache_dir() -> Path | None:
+    """Where trained models are also kept across clones (like pip's cache): the same training
+    inputs give the same model, so a fresh checkout need not train for minutes again.
+    ``SHOPBOT_MODEL_CACHE=off`` disables it."""
+    value = os.environ.get("SHOPBOT_MODEL_CACHE", "")
+    if value.lower() in {"off", "0", "false", "no"}:
+        return None
+    return Path(value) if value else Path.home() / ".cache" / "shopbot" / "rasa-models"
+
+
 def ensure_model(root: Path = ROOT, models_dir: Path | None = None) -> tuple[Path, bool]:
     """The path of an up-to-date model, training it first if needed; and whether it trained."""
     target = model_path(root, models_dir)
     if target.exists():
         return target, False
     target.parent.mkdir(parents=True, exist_ok=True)
+    cache = cache_dir()
+    cached = cache / target.name if cache else None
+    if cached is not None and cached.exists():
+        print(f"==> using the cached Rasa model {cached}", file=sys.stderr)
+        tmp = target.with_suffix(".partial")
+        shutil.copyfile(cached, tmp)
+        os.replace(tmp, target)
+        return target, False
     domain = "domain" if (root / "domain").is_dir() else "domain.yml"
     cmd = [
         rasa_bin(),
@@ -69,6 +88,16 @@ def ensure_model(root: Path = ROOT, models_dir: Path | None = None) -> tuple[Pat
     ]
     print(f"==> training the Rasa model ({' '.join(cmd[1:2])}, a few minutes)", file=sys.stderr)
     subprocess.run(cmd, cwd=root, env=rasa_env(), check=True)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".partial")
+            shutil.copyfile(target, tmp)
+            os.replace(tmp, cached)
+            for old in sorted(cache.glob("shopbot-*.tar.gz"), key=lambda p: p.stat().st_mtime)[:-3]:
+                old.unlink(missing_ok=True)  # keep the three newest
+        except OSError as err:  # a cache is a convenience, never a reason to fail
+            print(f"warning: could not cache the model in {cache}: {err}", file=sys.stderr)
     # Keep the directory tidy: older shopbot models are replaced by this one.
     for old in target.parent.glob("shopbot-*.tar.gz"):
         if old != target:
