@@ -105,7 +105,9 @@ def start_slack_standin() -> SlackStandIn:
                 self._reply({"ok": True})
                 return
             method = path.removeprefix("/api/")
-            params = _parse(self.headers, body)
+            # slack_sdk sends some methods' arguments in the query string, others in the body.
+            query = urllib.parse.urlparse(self.path).query.encode()
+            params = {**_parse({}, query), **_parse(self.headers, body)}
             stand_in.record(Call(method, params))
             if method == "files.getUploadURLExternal":
                 file_id = f"F{len(stand_in.calls):06d}"

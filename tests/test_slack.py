@@ -201,5 +201,5 @@ def test_staff_console_needs_its_token(assistant):
     # The terminal client speaks the same protocol.
     from bot.staff_console_client import ask
 
-    [reply] = ask(assistant.rasa_url, STAFF_CONSOLE_TOKEN, "ops2", "Show me the customer segments")
-    assert reply["text"].startswith("Customer segments")
+    replies = ask(assistant.rasa_url, STAFF_CONSOLE_TOKEN, "ops2", "Show me the customer segments")
+    assert replies[0]["text"].startswith("Customer segments")
