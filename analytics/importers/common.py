@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from analytics.errors import ImportFailed
 from analytics.store.models import ImportBatch, Inventory, utcnow
@@ -753,3 +754,36 @@ def already_imported_report(kind: str, info: FileInfo, previous: dict[str, Any])
         imported_at=previous.get("imported_at"),
         notes=[f"this file was already imported on {previous.get('imported_at')}; nothing changed"],
     )
+
+
+def write_in_one_transaction(
+    engine: Engine,
+    kind: str,
+    info: FileInfo,
+    write: Callable[[Connection], None],
+    clash: str,
+) -> ImportReport | None:
+    """Runs ``write`` in one transaction; database errors become ImportFailed (nothing written).
+
+    Returns the earlier report when the same file was imported concurrently and that import won
+    (the unique batch row refused ours), else None. ``clash`` says what another process may have
+    written, for the message.
+    """
+    try:
+        with engine.begin() as conn:
+            write(conn)
+    except IntegrityError as exc:
+        with engine.connect() as conn:
+            previous = find_batch(conn, kind, info.sha256)
+        if previous is not None:
+            return already_imported_report(kind, info, previous)
+        raise ImportFailed(
+            f"{info.path.name}: the database refused the data ({exc.orig}); nothing was imported. "
+            f"Another process may have {clash} — run the import again."
+        ) from None
+    except SQLAlchemyError as exc:
+        raise ImportFailed(
+            f"{info.path.name}: database error during the import ({exc.__class__.__name__}: "
+            f"{getattr(exc, 'orig', exc)}); nothing was imported"
+        ) from None
+    return None

@@ -47,7 +47,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from analytics.errors import ImportFailed
 from analytics.importers import common
@@ -202,23 +201,15 @@ def import_transactions(
     report = ImportReport(kind=KIND, filename=info.path.name, sha256=info.sha256)
     lines = _clean(_read(info, report, progress), report)
     progress("clean", report.rows_read, report.rows_read)
-    try:
-        with engine.begin() as conn:
-            _write(conn, info, lines, report, progress, started)
-    except IntegrityError as exc:
-        with engine.connect() as conn:
-            previous = common.find_batch(conn, KIND, info.sha256)
-        if previous is not None:  # the same file was imported concurrently: that one won
-            return common.already_imported_report(KIND, info, previous)
-        raise ImportFailed(
-            f"{info.path.name}: the database refused the data ({exc.orig}); nothing was imported. "
-            "Another process may have changed the same orders — run the import again."
-        ) from None
-    except SQLAlchemyError as exc:
-        raise ImportFailed(
-            f"{info.path.name}: database error during the import ({exc.__class__.__name__}: "
-            f"{getattr(exc, 'orig', exc)}); nothing was imported"
-        ) from None
+    concurrent = common.write_in_one_transaction(
+        engine,
+        KIND,
+        info,
+        lambda conn: _write(conn, info, lines, report, progress, started),
+        "changed the same orders",
+    )
+    if concurrent is not None:  # the same file was imported concurrently: that one won
+        return concurrent
     report.seconds = time.perf_counter() - started
     return report
 
