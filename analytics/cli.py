@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from analytics.errors import ShopbotError
+from analytics.settings import load_env_file
 
 # Modules under analytics.commands that provide ``register(subparsers, evaluate_subparsers)``.
 COMMAND_MODULES = (
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    load_env_file()  # .env (see .env.example); the real environment wins
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     parser = build_parser()
     args = parser.parse_args(argv)

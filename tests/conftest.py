@@ -13,6 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+# A developer's .env (e.g. DATABASE_URL of a real shop) must never reach the tests' commands.
+os.environ["SHOPBOT_ENV_FILE"] = "off"
 
 from analytics.store import make_engine, upgrade  # noqa: E402
 from servers import assistant  # noqa: E402,F401  (the running assistant, for integration tests)
