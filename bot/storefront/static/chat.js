@@ -314,7 +314,9 @@
       $("chat-error").textContent = "The chat could not be loaded. Please reload the page later.";
       return;
     }
-    socket = window.io({ reconnectionDelayMax: 5000, timeout: 8000 });
+    // WebSocket only: long-polling sends each request separately, and with several Rasa workers
+    // (SHOPBOT_RASA_WORKERS) they can land on a worker that does not know the session.
+    socket = window.io({ transports: ["websocket"], reconnectionDelayMax: 5000, timeout: 8000 });
     socket.on("connect", function () {
       setConnection("connecting");
       socket.emit("session_request", { session_id: sessionId || storedSessionId() });
