@@ -725,18 +725,22 @@ def _existing_result(ret: Return, line: OrderLine) -> ReturnResult:
 
 
 def _ensure_transaction(session: Session) -> None:
-    """Make sure a SAVEPOINT will be nested in a real transaction (pysqlite quirk).
+    """Make sure a SAVEPOINT will be nested in a real write transaction (pysqlite quirks).
 
     pysqlite only emits BEGIN before a data-changing statement. A SAVEPOINT issued when only
     SELECTs ran so far starts its own transaction, and releasing it then commits at once, so a
     return would survive the caller's rollback. Starting the transaction explicitly avoids that.
+    It is BEGIN IMMEDIATE, taking the write lock now (waiting up to the busy timeout): in WAL
+    mode a deferred transaction that reads (the RMA number check) and then writes fails at once
+    with "database is locked" when another writer committed in between, which is exactly what
+    concurrent requests for the same return do.
     """
     conn = session.connection()
     if conn.dialect.name != "sqlite":
         return
     dbapi_conn = conn.connection.dbapi_connection
     if not dbapi_conn.in_transaction:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_return(

@@ -1,0 +1,129 @@
+"""Many requests for the same thing at the same moment: exactly one of them changes the shop.
+
+``create_return`` raced by 50 threads on SQLite and on PostgreSQL (one return row; every other
+request gets the existing RMA back as "already being returned"), and the same race through the
+real servers: 50 conversations of one signed-in customer confirming the return of the same item
+at once (see tests/test_faults.py for the assistant on PostgreSQL they talk to).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from analytics import customer_service as cs
+from analytics.store import session_scope
+from analytics.store.models import Customer, Order, OrderItem, Product, Return, utcnow
+
+RACERS = 50
+
+
+def _delivered_order(engine) -> dict:
+    """One customer with one delivered order of two lines (delivered two days ago)."""
+    delivered = utcnow() - dt.timedelta(days=2)
+    with session_scope(engine) as s:
+        customer = Customer(email="lin@example.com", name="Lin Racer")
+        shirt = Product(sku="CLO-0900", name="Linen Shirt", category="clothing", price=Decimal(30))
+        mug = Product(sku="HOM-0900", name="Enamel Mug", category="home", price=Decimal(9))
+        s.add_all([customer, shirt, mug])
+        s.flush()
+        order = Order(
+            order_number=555001,
+            customer_id=customer.id,
+            email=customer.email,
+            status="delivered",
+            placed_at=delivered - dt.timedelta(days=3),
+            shipped_at=delivered - dt.timedelta(days=2),
+            delivered_at=delivered,
+            total=Decimal(48),
+        )
+        order.items.append(OrderItem(product_id=shirt.id, quantity=1, unit_price=Decimal(30)))
+        order.items.append(OrderItem(product_id=mug.id, quantity=2, unit_price=Decimal(9)))
+        s.add(order)
+        s.flush()
+        return {"customer": customer.id, "shirt_item": order.items[0].id}
+
+
+def _race(n: int, work) -> list:
+    """``work(i)`` in n threads released together; each result or exception, in order."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:  # collected; the test asserts there are none
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not any(t.is_alive() for t in threads), "a racing request never finished"
+    return results
+
+
+def test_fifty_racing_returns_make_one_rma(any_engine):
+    ids = _delivered_order(any_engine)
+    who = cs.Requester(customer_id=ids["customer"])
+
+    def request_return(i: int) -> cs.ReturnResult:
+        with session_scope(any_engine) as s:
+            return cs.create_return(s, "#555001", who, sku="CLO-0900", reason=f"too big ({i})")
+
+    results = _race(RACERS, request_return)
+
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert errors == []
+    created = [r for r in results if r.created]
+    assert len(created) == 1
+    winner = created[0]
+    # Everyone else is told the item is already being returned, under the winner's RMA.
+    others = [r for r in results if not r.created]
+    assert len(others) == RACERS - 1
+    assert {(r.rma_number, r.status, r.quantity) for r in others} == {
+        (winner.rma_number, "requested", 1)
+    }
+    assert all(r.line.return_rma == winner.rma_number for r in results)
+    with session_scope(any_engine) as s:
+        rows = s.execute(select(Return)).scalars().all()
+        assert [(r.rma_number, r.order_item_id, r.quantity, r.status) for r in rows] == [
+            (winner.rma_number, ids["shirt_item"], 1, "requested")
+        ]
+        assert rows[0].reason == winner_reason(results)
+        assert s.scalar(select(func.count()).select_from(Return)) == 1
+
+
+def winner_reason(results: list) -> str:
+    """The reason the winning request gave ("too big (i)" for its thread i)."""
+    (i,) = [i for i, r in enumerate(results) if r.created]
+    return f"too big ({i})"
+
+
+def test_returns_of_other_lines_are_not_blocked_by_the_race(any_engine):
+    """The race on one line leaves the order's other line returnable, once."""
+    ids = _delivered_order(any_engine)
+    who = cs.Requester(customer_id=ids["customer"])
+
+    def request_return(i: int) -> cs.ReturnResult:
+        sku = "CLO-0900" if i % 2 == 0 else "HOM-0900"
+        with session_scope(any_engine) as s:
+            return cs.create_return(s, 555001, who, sku=sku, reason="changed my mind")
+
+    results = _race(20, request_return)
+
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert sorted(r.line.sku for r in results if r.created) == ["CLO-0900", "HOM-0900"]
+    by_sku = {r.line.sku: r.rma_number for r in results if r.created}
+    assert all(r.rma_number == by_sku[r.line.sku] for r in results)
+    with session_scope(any_engine) as s:
+        assert s.scalar(select(func.count()).select_from(Return)) == 2
+
+
+pytestmark = pytest.mark.slow
