@@ -110,6 +110,9 @@ class ProductInfo:
     on_order: int
     in_stock: bool
     restock_eta_days: int | None
+    # False when the shop has no stock figures at all (nothing on hand or on order anywhere, as
+    # after importing only sales): availability is then unknown, not "out of stock".
+    stock_known: bool = True
 
     def describe(self) -> str:
         """A customer-facing sentence: price and availability (no exact stock counts)."""
@@ -118,6 +121,8 @@ class ProductInfo:
             return f"{self.name} ({self.sku}) is no longer sold, sorry."
         if self.in_stock:
             return f"{head} and is in stock."
+        if not self.stock_known:
+            return f"{head}. I can't see its availability right now, sorry."
         if self.restock_eta_days is not None:
             return (
                 f"{head} but is out of stock right now; more is on its way, expected in about "
@@ -456,6 +461,7 @@ def product_info(session: Session, sku: str) -> ProductInfo:
     in_stock = bool(product.active) and on_hand > 0
     # Stock on order arrives within the lead time; without a purchase date that is the best bound.
     eta = int(inventory.lead_time_days) if inventory and not in_stock and on_order > 0 else None
+    stock_known = in_stock or on_order > 0 or _shop_has_stock_figures(session)
     return ProductInfo(
         sku=product.sku,
         name=product.name,
@@ -467,4 +473,16 @@ def product_info(session: Session, sku: str) -> ProductInfo:
         on_order=on_order,
         in_stock=in_stock,
         restock_eta_days=eta if product.active else None,
+        stock_known=stock_known,
     )
+
+
+def _shop_has_stock_figures(session: Session) -> bool:
+    """True when some active product has stock on hand or on order (analytics.data's rule)."""
+    row = session.execute(
+        select(Inventory.product_id)
+        .join(Product, Product.id == Inventory.product_id)
+        .where(Product.active.is_(True), (Inventory.on_hand > 0) | (Inventory.on_order > 0))
+        .limit(1)
+    ).first()
+    return row is not None

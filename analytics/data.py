@@ -71,6 +71,31 @@ def load_products(engine: Engine) -> pd.DataFrame:
     return df
 
 
+# What to tell people when ``stock_figures_known`` is False.
+NO_STOCK_FIGURES = (
+    "no product has any stock on hand or on order, so the stock levels are not known (usual "
+    "right after `shopbot import transactions`, which cannot know them) — import them with "
+    "`shopbot import inventory FILE` (a CSV or XLSX with columns sku,on_hand[,on_order,"
+    "lead_time_days])"
+)
+
+
+def stock_figures_known(products: pd.DataFrame) -> bool:
+    """True when some active product of ``load_products``' frame has stock on hand or on order.
+
+    Products created by an import start with nothing on hand because the sales file says nothing
+    about stock. A catalogue where no product has anything on hand or on order is far more likely
+    to be such a shop than one that has sold out of everything, so its zeros mean "unknown".
+    """
+    if products.empty:
+        return False
+    active = products["active"].astype(bool) if "active" in products else True
+    stocked = products["on_hand"].fillna(0) > 0
+    if "on_order" in products:
+        stocked |= products["on_order"].fillna(0) > 0
+    return bool((stocked & active).any())
+
+
 def load_ratings(engine: Engine) -> pd.DataFrame:
     """Explicit ratings: customer_id, product_id, rating, rated_at."""
     stmt = select(Rating.customer_id, Rating.product_id, Rating.rating, Rating.rated_at)

@@ -21,6 +21,10 @@ The arithmetic (pure functions, checked by hand-computed examples in the tests):
 When the lead time plus review period is longer than the forecast, the forecast's last week is
 repeated (it keeps the weekday pattern).
 
+Without stock figures (no product has anything on hand or on order, as after importing only sales)
+:func:`run_reorder` refuses with NoData and says how to import them, rather than advising to
+reorder every product.
+
 If there is no stored forecast run, :func:`run_reorder` raises ModelMissing instead of
 forecasting itself: forecasting every SKU takes a while and belongs to ``shopbot train``, which
 runs forecasts and then reorder advice; a reorder run stays a fast read of stored forecasts.
@@ -39,8 +43,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from analytics import artifacts
-from analytics.data import load_products
-from analytics.errors import ModelMissing, NotFound
+from analytics.data import NO_STOCK_FIGURES, load_products, stock_figures_known
+from analytics.errors import ModelMissing, NoData, NotFound
 from analytics.store import session_scope
 from analytics.store.models import AnalyticsRun, Forecast, ReorderAdvice, utcnow
 
@@ -307,15 +311,22 @@ def run_reorder(
     transaction as an ``AnalyticsRun(kind="reorder")`` and ``ReorderAdvice`` rows.
 
     Uses current stock (on hand, on order, lead time). Raises ModelMissing when there is no
-    forecast run (see the module docstring for why it does not forecast by itself).
+    forecast run (see the module docstring for why it does not forecast by itself), and NoData
+    when no product has anything on hand or on order: the stock is then unknown (e.g. only sales
+    were imported) and advice would call every product out of stock.
     """
     service_z(service_level)  # validate before any work
     started = utcnow()
+    # Stock first: retraining cannot fix missing stock figures, so that is the thing to say
+    # (in a shop with products; an empty one needs data and training first).
+    products = load_products(engine)
+    if not products.empty and not stock_figures_known(products):
+        raise NoData(f"no reorder advice: {NO_STOCK_FIGURES}")
     run_id = forecast_run_id if forecast_run_id is not None else latest_forecast_run(engine)
     rows = _forecast_rows(engine, run_id)
     if rows.empty:
         raise ModelMissing(f"forecast run {run_id} has no forecasts — run `shopbot train` again")
-    items = _advice_for(load_products(engine), rows, service_level, review_days)
+    items = _advice_for(products, rows, service_level, review_days)
     version = version or artifacts.new_version()
     first_day = rows["day"].min()
     metrics = {
@@ -397,6 +408,9 @@ class StockStatus:
     method: str | None
     forecast_run_id: int | None
     note: str
+    # False when the shop has no stock figures at all (see NO_STOCK_FIGURES): on_hand 0 then
+    # means "unknown", not "out of stock".
+    stock_known: bool = True
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -426,8 +440,9 @@ def stock_status(engine: Engine, sku: str) -> StockStatus:
     """Current stock of ``sku`` with days of cover and stock-out date from the latest forecast.
 
     Stock is read now (it changes between trainings); the forecast is the latest stored run's,
-    with the service level of the latest reorder run. Without a forecast for the product the
-    cover fields are None and ``note`` says why. Raises NotFound for an unknown SKU.
+    with the service level of the latest reorder run. Without a forecast for the product, or
+    without stock figures in the shop (``stock_known`` False), the cover fields are None and
+    ``note`` says why. Raises NotFound for an unknown SKU.
     """
     products = load_products(engine)
     p = find_product(products, sku)
@@ -438,6 +453,15 @@ def stock_status(engine: Engine, sku: str) -> StockStatus:
         on_order=int(p["on_order"]),
         lead_time_days=int(p["lead_time_days"]),
     )
+    if not stock_figures_known(products):
+        # Cover and reorder figures from a stock of "unknown" would all say "out of stock now".
+        empty = dict.fromkeys(
+            ("days_of_cover", "stockout_date", "reorder_now", "order_quantity", "reorder_point",
+             "mean_daily", "method"),
+        )  # fmt: skip
+        return StockStatus(
+            **base, **empty, forecast_run_id=None, note=NO_STOCK_FIGURES, stock_known=False
+        )
     empty = dict(
         days_of_cover=None,
         stockout_date=None,

@@ -67,7 +67,10 @@ def stock_report(engine: Engine, sku: str) -> StaffReport:
     notes = [s.note] if s.note else []
     if s.mean_daily is not None:
         notes.append(f"Forecast demand {s.mean_daily:.2f}/day ({s.method}).")
-    summary = "Out of stock." if s.on_hand <= 0 else ""
+    if not s.stock_known:
+        summary = "Stock level not known: the shop's stock figures have not been imported."
+    else:
+        summary = "Out of stock." if s.on_hand <= 0 else ""
     return StaffReport(
         title=f"Stock of {s.sku} {s.name}",
         summary=summary,
@@ -172,6 +175,10 @@ def _pct(x) -> str:
 
 def reorder_report(engine: Engine, limit: int = 15) -> StaffReport:
     """What to reorder now, most urgent first, from the latest stored reorder run."""
+    from analytics.data import NO_STOCK_FIGURES, load_products, stock_figures_known
+
+    if not stock_figures_known(load_products(engine)):
+        raise NoData(f"I can't advise on reordering yet: {NO_STOCK_FIGURES}.")
     with session_scope(engine) as s:
         run = s.execute(
             select(AnalyticsRun)

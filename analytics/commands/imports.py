@@ -1,4 +1,5 @@
-"""``shopbot import transactions FILE`` and ``shopbot import ratings FILE``."""
+"""``shopbot import transactions FILE``, ``shopbot import ratings FILE``, ``shopbot import
+inventory FILE``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from analytics.cli import add_json_flag, emit
 def register(sub, _evaluate_sub) -> None:
     p = sub.add_parser(
         "import",
-        help="import real data (Online Retail transactions, ratings)",
+        help="import real data (Online Retail transactions, ratings, stock levels)",
         description="Import a file into the shop's database. Bad rows are dropped and counted by "
         "reason; the rest lands in one transaction. Importing the same file again changes nothing.",
     )
@@ -35,6 +36,18 @@ def register(sub, _evaluate_sub) -> None:
     r.add_argument("file", metavar="FILE", help="CSV or u.data file")
     add_json_flag(r)
     r.set_defaults(handler=_ratings)
+    i = isub.add_parser(
+        "inventory",
+        help="stock levels: sku,on_hand[,on_order,lead_time_days,safety_stock] CSV or XLSX",
+        description="Import the shop's stock levels from a CSV or XLSX file with a header sku "
+        "(or StockCode, item_id, product), on_hand (or stock, quantity, qty) and optionally "
+        "on_order, lead_time_days, safety_stock. Known products get their stock updated (rows "
+        "created where missing); unknown SKUs are counted, never added as products; for a SKU "
+        "listed twice the last row wins. Products not in the file keep their stock.",
+    )
+    i.add_argument("file", metavar="FILE", help="CSV or XLSX file")
+    add_json_flag(i)
+    i.set_defaults(handler=_inventory)
 
 
 class _StderrProgress:
@@ -82,3 +95,9 @@ def _ratings(args) -> int:
     from analytics.importers import import_ratings
 
     return _run(args, import_ratings)
+
+
+def _inventory(args) -> int:
+    from analytics.importers import import_inventory
+
+    return _run(args, import_inventory)

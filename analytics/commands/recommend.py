@@ -8,6 +8,7 @@ import logging
 from sqlalchemy import func, select
 
 from analytics.cli import add_json_flag, emit
+from analytics.data import NO_STOCK_FIGURES
 from analytics.errors import ModelMissing, NotFound, ShopbotError
 from analytics.store import get_engine
 
@@ -29,9 +30,10 @@ def register(sub, evaluate_sub) -> None:
         "recommend",
         help="top products for a customer (by id, email or imported customer id)",
         description="Recommend products for one customer: never what they already bought, "
-        "never out of stock or inactive. Uses the trained model (`shopbot train`) and fits one "
-        "on the fly when there is none. Customers without history get their segment's and the "
-        "shop's bestsellers.",
+        "never out of stock or inactive (a shop with no stock figures at all gets "
+        "recommendations unchecked against stock, and a note saying how to import them). Uses "
+        "the trained model (`shopbot train`) and fits one on the fly when there is none. "
+        "Customers without history get their segment's and the shop's bestsellers.",
     )
     p.add_argument(
         "customer",
@@ -118,6 +120,8 @@ def load_model(engine) -> tuple[object, dict, list[str]]:
         source = "fitted now"
         notes.append("no trained recommender found, so one was fitted now (SVD, not evaluated); "
                      "`shopbot train` saves one")  # fmt: skip
+    if not getattr(model, "stock_known_", True):
+        notes.append(f"not checked against stock: {NO_STOCK_FIGURES}")
     info = {"source": source, "version": model.version_, "algorithm": model.algorithm_}
     return model, info, notes
 
@@ -147,10 +151,12 @@ def _recommend(args) -> int:
     recs = [r.to_dict() for r in model.recommend(customer["id"], args.n, category=category)]
     if customer["id"] not in model.customer_index_:
         notes.append("no purchase history for this customer: showing bestsellers")
-    if not recs:
+    stock_checked = bool(getattr(model, "stock_known_", True))
+    if stock_checked and not recs:
         notes.append("nothing to recommend: everything that fits is bought or out of stock")
     data = {"customer": customer, "category": category, "model": info,
-            "recommendations": recs, "notes": notes}  # fmt: skip
+            "stock_checked": stock_checked, "recommendations": recs,
+            "notes": notes}  # fmt: skip
     who = customer["email"] or customer["name"] or ""
     head = f"Recommendations for customer {customer['id']} {who}".rstrip()
     head += f" — {info['algorithm'].upper()} model, {info['source']}"
@@ -166,7 +172,8 @@ def _similar(args) -> int:
     engine = get_engine()
     model, info, notes = load_model(engine)
     recs = [r.to_dict() for r in model.similar(args.sku.strip(), args.n)]
-    data = {"sku": args.sku, "model": info, "similar": recs, "notes": notes}
+    data = {"sku": args.sku, "model": info, "stock_checked": bool(model.stock_known_),
+            "similar": recs, "notes": notes}  # fmt: skip
     parts = [f"Products similar to {args.sku}", ""]
     if recs:
         parts.append(_table(recs, COLUMNS))

@@ -1,4 +1,4 @@
-"""Importers of real data into the store: sales transactions (Online Retail) and ratings.
+"""Importers of real data into the store: sales transactions (Online Retail), ratings, stock.
 
 Each importer cleans the file with vectorised pandas code, counts every dropped row by reason,
 writes the clean part in one transaction with bulk inserts, and records the file in
@@ -6,7 +6,15 @@ writes the clean part in one transaction with bulk inserts, and records the file
 """
 
 from analytics.importers.common import REASONS, ImportReport
+from analytics.importers.inventory import import_inventory
 from analytics.importers.ratings import import_ratings
 from analytics.importers.transactions import categorise, import_transactions
 
-__all__ = ["REASONS", "ImportReport", "categorise", "import_ratings", "import_transactions"]
+__all__ = [
+    "REASONS",
+    "ImportReport",
+    "categorise",
+    "import_inventory",
+    "import_ratings",
+    "import_transactions",
+]

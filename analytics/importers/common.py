@@ -77,7 +77,19 @@ RATING_REASONS: dict[str, str] = {
     "bad_timestamp": "timestamp missing, unreadable or implausible",
     "duplicate_rating": "same user and item rated again later in the file",
 }
-REASONS = {"transactions": TRANSACTION_REASONS, "ratings": RATING_REASONS}
+INVENTORY_REASONS: dict[str, str] = {
+    "malformed_row": "malformed row (wrong number of fields)",
+    "bad_sku": "SKU missing or malformed (blanks inside, over 32 characters)",
+    "bad_number": "on hand missing, or a figure not a whole number (or absurdly large)",
+    "negative_number": "a stock figure or lead time below zero",
+    "unknown_sku": "no product with this SKU (products come from imported sales or ratings)",
+    "duplicate_sku": "same SKU again later in the file (the last row wins)",
+}
+REASONS = {
+    "transactions": TRANSACTION_REASONS,
+    "ratings": RATING_REASONS,
+    "inventory": INVENTORY_REASONS,
+}
 CREATED_KEYS = ("customers", "products", "inventory", "orders", "order_items", "ratings")
 
 # Identifiers: anything printable without blanks; "17850.0" (a number that went through a
@@ -174,7 +186,11 @@ class ImportReport:
             for reason, count in self.dropped.items()
             if count
         ]
-        hidden = {"transactions": ("ratings",), "ratings": ("orders", "order_items")}
+        hidden = {
+            "transactions": ("ratings",),
+            "ratings": ("orders", "order_items"),
+            "inventory": ("customers", "products", "orders", "order_items", "ratings"),
+        }
         for group, values in (
             ("created", self.created),
             ("updated", self.updated),

@@ -30,7 +30,10 @@ Ranking (top-N)
 
 Serving rules
     never a product the customer already bought or rated, never inactive or out of stock
-    (``on_hand <= 0``; refresh with ``Recommender.update_stock`` without refitting); customers
+    (``on_hand <= 0``; refresh with ``Recommender.update_stock`` without refitting) — unless the
+    shop has no stock figures at all (no active product with anything on hand or on order, as
+    right after importing only sales): stock is then unknown, not zero, so any active product may
+    be recommended and ``stock_known_`` is False for callers to say so; customers
     without history get their segment's bestsellers (newest stored segmentation), then overall
     ones; ``similar(sku)`` gives co-occurrence neighbours.
 

@@ -174,6 +174,8 @@ class Recommender:
             [self.category_codes_[c.lower()] for c in self.categories_], dtype=np.int32
         )
         self.available_ = np.ones(len(self.product_ids_), dtype=bool)
+        self.active_ = self.in_stock_ = self.stocked_ = self.available_
+        self.stock_known_ = True
         self.update_stock(products)
 
     def _fit_history(self, sig: pd.DataFrame) -> None:
@@ -325,11 +327,22 @@ class Recommender:
         """Refreshes what may be recommended without refitting; returns self.
 
         ``products``: a frame like ``analytics.data.load_products`` (product_id or sku; on_hand,
-        active, and optionally name, price). ``available``: or a set of product ids in stock.
-        Products unknown to the model are ignored (they need a refit to be recommended).
+        on_order, active, and optionally name, price). ``available``: or a set of product ids in
+        stock. Products unknown to the model are ignored (they need a refit to be recommended).
+
+        Out-of-stock products are never recommended, except when the shop has no stock figures
+        at all (no active product with anything on hand or on order, as right after importing
+        only sales): then stock is unknown rather than zero, every active product may be
+        recommended and ``stock_known_`` is False so callers can say so.
         """
-        # Build new arrays and swap them in, so a concurrent recommend() sees old or new state.
-        avail, prices, names = self.available_.copy(), self.prices_.copy(), list(self.names_)
+        n = len(self.product_ids_)
+        # Models saved before these arrays existed only have available_: start from it.
+        seed = self.available_
+        active = getattr(self, "active_", seed).copy()
+        in_stock = getattr(self, "in_stock_", seed).copy()
+        stocked = getattr(self, "stocked_", seed).copy()
+        prices, names = self.prices_.copy(), list(self.names_)
+        known = getattr(self, "stock_known_", True)
         if products is not None:
             key = "product_id" if "product_id" in products.columns else "sku"
             index = self.item_index_ if key == "product_id" else self.sku_index_
@@ -339,18 +352,29 @@ class Recommender:
                 if i is None:
                     continue
                 on_hand = getattr(row, "on_hand", 1)
-                active = getattr(row, "active", True)
-                avail[i] = bool(active) and on_hand is not None and on_hand > 0
+                on_hand = 0 if on_hand is None or on_hand != on_hand else on_hand
+                on_order = getattr(row, "on_order", 0)
+                on_order = 0 if on_order is None or on_order != on_order else on_order
+                active[i] = bool(getattr(row, "active", True))
+                in_stock[i] = on_hand > 0
+                stocked[i] = on_hand > 0 or on_order > 0
                 price = getattr(row, "price", None)
                 if price is not None and price == price:
                     prices[i] = float(price)
                 name = getattr(row, "name", None)
                 if name is not None:
                     names[i] = str(name)
+            known = bool((stocked & active).any())
         if available is not None:
+            # An explicit set of in-stock ids is a stock figure, even an empty one.
             ids = {int(p) for p in available}
-            avail = np.array([int(p) in ids for p in self.product_ids_], dtype=bool)
+            in_stock = np.array([int(p) in ids for p in self.product_ids_], dtype=bool)
+            stocked, active, known = in_stock.copy(), np.ones(n, dtype=bool), True
+        avail = (active & in_stock) if known else active.copy()
+        # Swap in new arrays, so a concurrent recommend() sees old or new state, never a mix.
+        self.active_, self.in_stock_, self.stocked_ = active, in_stock, stocked
         self.available_, self.prices_, self.names_ = avail, prices, names
+        self.stock_known_ = known
         return self
 
     # ---- scoring -------------------------------------------------------------------------------
@@ -511,7 +535,8 @@ class Recommender:
         exclude: Iterable = (),
     ) -> list[Recommendation]:
         """Up to ``n`` products for the customer, best first: never one they already bought or
-        rated, never out of stock or inactive; ``exclude`` takes more SKUs or product ids.
+        rated, never out of stock (see ``update_stock`` for a shop without stock figures) or
+        inactive; ``exclude`` takes more SKUs or product ids.
         Customers without history get their segment's popular products, then overall ones."""
         mask = self._mask(category, exclude)
         if mask is None:
