@@ -33,7 +33,11 @@ from analytics.forecasting import (
     weekly,
 )
 from analytics.forecasting.backtest import backtest, origins_for, seasonal_naive_mae
-from analytics.forecasting.methods import choose_differencing, weekly_effect_pvalue
+from analytics.forecasting.methods import (
+    average_demand_interval,
+    choose_differencing,
+    weekly_effect_pvalue,
+)
 from analytics.inventory import run_reorder
 from analytics.store import make_engine, session_scope, upgrade
 from analytics.store.models import (
@@ -150,6 +154,31 @@ def test_intermittent_series_selects_the_intermittent_method():
         assert (values >= 0).all(), col
     # A flat rate near the true mean demand per day (0.12 × 2 units).
     assert 0.1 < result.forecast["mean"][0] < 0.45
+
+
+def test_a_weekday_without_sales_is_a_closed_day_not_intermittent_demand():
+    # Like Online Retail: closed on Saturdays, and a sale on ~80% of the days it trades.
+    rng = np.random.default_rng(5)
+    days = 364
+    weekday = np.arange(days) % 7
+    y = rng.poisson(6.0, days) * (rng.random(days) < 0.8).astype(float)
+    y[weekday == 5] = 0.0
+    sold = np.count_nonzero(y)
+    assert days / sold > 1.32  # counting the closed day would call it intermittent
+    assert average_demand_interval(y) == pytest.approx(312 / sold)
+    assert average_demand_interval(y) < 1.32
+    result = forecast_series("C", y, ForecastConfig())
+    assert result.kind == "smooth" and result.method in ("sarima", "seasonal_naive")
+    # The forecast keeps the closed day (the series ends on index 363, so day 0 is index 364).
+    closed = [h for h in range(28) if (days + h) % 7 == 5]
+    assert result.forecast["mean"][closed].max() < 0.5
+    assert result.forecast["mean"].mean() > 3.0
+    # A sparse product is still intermittent though some weekday happens to have no sale, and
+    # a short history proves nothing about closed days.
+    sparse = sparse_series(364, p=0.12, seed=7)
+    assert average_demand_interval(sparse) > 4.0
+    short = np.tile([3.0, 2, 0, 4, 5, 0, 0], 7)  # seven weeks, two weekdays empty
+    assert average_demand_interval(short) == pytest.approx(49 / 28)
 
 
 def test_intermittent_methods_and_their_intervals():

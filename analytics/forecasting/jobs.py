@@ -283,7 +283,7 @@ def _batches(tasks: list[SkuTask], config: ForecastConfig, n_jobs: int) -> list[
     # Longest (costliest) first so the last batches are cheap and both workers finish together;
     # small batches keep the progress bar moving and the load balanced.
     def cost(t: SkuTask) -> tuple[bool, int]:
-        sparse = average_demand_interval(t.y, config.window) > config.adi_threshold
+        sparse = average_demand_interval(t.y, config.window, config.season) > config.adi_threshold
         return (sparse, -len(t.y))
 
     ordered = sorted(tasks, key=cost)

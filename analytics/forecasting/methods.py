@@ -385,13 +385,30 @@ class Sarima:
         )
 
 
-def average_demand_interval(y, window: int = 365) -> float:
-    """Days per day-with-a-sale over the last ``window`` days (inf when nothing sold).
+# Weeks of history needed before a day of the week without any sale counts as a closed day.
+CLOSED_DAY_MIN_WEEKS = 8
+
+
+def average_demand_interval(y, window: int = 365, season: int = 7) -> float:
+    """Trading days per day-with-a-sale over the last ``window`` days (inf when nothing sold).
 
     Above 1.32 (the Syntetos–Boylan boundary between smooth/erratic and intermittent/lumpy
     demand) a series counts as intermittent; on daily data that is roughly a quarter or more of
     the days without a sale.
+
+    A day of the week (position modulo ``season``) without a single sale in at least
+    ``CLOSED_DAY_MIN_WEEKS`` weeks is a day the shop does not trade, not missing demand, and is
+    not counted: Online Retail, for one, never sells on Saturdays, and counting those days made a
+    product sold on 80% of the trading days look intermittent (and get a flat forecast).
     """
     y = np.asarray(y, dtype=float)[-window:]
-    nonzero = int(np.count_nonzero(y > 0))
-    return math.inf if nonzero == 0 else len(y) / nonzero
+    sold = y > 0
+    nonzero = int(np.count_nonzero(sold))
+    if nonzero == 0:
+        return math.inf
+    days = len(y)
+    if season > 1 and len(y) >= CLOSED_DAY_MIN_WEEKS * season:
+        phase = np.arange(len(y)) % season
+        closed = np.bincount(phase, weights=sold, minlength=season) == 0
+        days -= int(closed[phase].sum())
+    return days / nonzero

@@ -85,7 +85,7 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
     """
     started, cpu_started = time.perf_counter(), time.process_time()
     y = np.asarray(y, dtype=float)[-config.history_days :]
-    adi = average_demand_interval(y, config.window)
+    adi = average_demand_interval(y, config.window, config.season)
     intermittent = adi > config.adi_threshold
     kind = "intermittent" if intermittent else "smooth"
     bt = dict(
