@@ -15,6 +15,7 @@ CONTRACT_COMMANDS = [
     ["setup-demo"],
     ["import", "transactions"],
     ["import", "ratings"],
+    ["import", "inventory"],
     ["train"],
     ["run"],
     ["segments"],
