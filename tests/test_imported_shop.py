@@ -626,6 +626,7 @@ def test_recommend_for_imported_customers(files, shop):
         )
         run = shopbot(shop.env, "recommend", customer)
         assert run.code == 0, run.err
+        assert run.out["customer"]["external_id"] == customer
         assert run.out["stock_checked"] is True and run.out["notes"] == []
         skus = [r["sku"] for r in run.out["recommendations"]]
         assert len(skus) == 10 == len(set(skus))

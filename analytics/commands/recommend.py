@@ -70,13 +70,14 @@ def register(sub, evaluate_sub) -> None:
 
 
 def find_customer(engine, ident: str) -> dict:
-    """{"id", "email", "name"} of the customer with this id, external id or email, else NotFound.
+    """{"id", "external_id", "email", "name"} of the customer with this id, external (imported)
+    id or email, else NotFound.
 
     A number is tried as customers.id first, then as an imported (external) id."""
     from analytics.store.models import Customer
 
     ident = ident.strip()
-    cols = (Customer.id, Customer.email, Customer.name)
+    cols = (Customer.id, Customer.external_id, Customer.email, Customer.name)
     with engine.connect() as conn:
         row = None
         if ident.isdigit():
@@ -91,7 +92,7 @@ def find_customer(engine, ident: str) -> dict:
         raise NotFound(
             f"no customer {ident} — give a customer id, an email or the id from an imported file"
         )
-    return {"id": row.id, "email": row.email, "name": row.name}
+    return {"id": row.id, "external_id": row.external_id, "email": row.email, "name": row.name}
 
 
 def load_model(engine) -> tuple[object, dict, list[str]]:
@@ -157,7 +158,8 @@ def _recommend(args) -> int:
     data = {"customer": customer, "category": category, "model": info,
             "stock_checked": stock_checked, "recommendations": recs,
             "notes": notes}  # fmt: skip
-    who = customer["email"] or customer["name"] or ""
+    imported = f"(imported id {customer['external_id']})" if customer["external_id"] else ""
+    who = customer["email"] or customer["name"] or imported
     head = f"Recommendations for customer {customer['id']} {who}".rstrip()
     head += f" — {info['algorithm'].upper()} model, {info['source']}"
     parts = [head, ""]
