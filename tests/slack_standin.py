@@ -25,6 +25,18 @@ class SlackStandIn:
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Cleared by hold(): chat.postMessage answers only once it is set again (or after 60 s).
+    open_gate: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.open_gate.set()
+
+    def hold(self) -> None:
+        """Makes chat.postMessage wait (up to 60 s) until :meth:`release`, like a slow Slack."""
+        self.open_gate.clear()
+
+    def release(self) -> None:
+        self.open_gate.set()
 
     @property
     def base_url(self) -> str:
@@ -128,6 +140,7 @@ def start_slack_standin() -> SlackStandIn:
                     }
                 )
             elif method == "chat.postMessage":
+                stand_in.open_gate.wait(timeout=60)
                 self._reply(
                     {"ok": True, "channel": params.get("channel"), "ts": f"{time.time():.6f}"}
                 )
