@@ -468,3 +468,28 @@ def test_cli_uses_the_trained_model_and_evaluates(cli_db, shop, tmp_path):
     assert m["ranking"]["blended"]["precision@10"] > m["ranking"]["popularity"]["precision@10"]
     out = shopbot(cli_db, tmp_path, "evaluate", "recommender")
     assert "precision@10" in out.stdout and "popularity" in out.stdout
+
+
+def test_a_number_that_is_two_customers_is_not_guessed(engine):
+    from analytics.commands.recommend import find_customer
+    from analytics.errors import NotFound
+    from analytics.store import session_scope
+    from analytics.store.models import Customer
+
+    with session_scope(engine) as s:
+        s.add_all(
+            [
+                Customer(id=1, email="one@example.com", name="One"),
+                Customer(id=2, external_id="1", name="Imported 1"),
+                Customer(id=3, external_id="17850", name="Imported 17850"),
+            ]
+        )
+    with pytest.raises(NotFound, match=r"1 is both customer id:1 and the imported customer ext:1"):
+        find_customer(engine, "1")
+    assert find_customer(engine, "id:1")["name"] == "One"
+    assert find_customer(engine, "ext:1")["name"] == "Imported 1"
+    assert find_customer(engine, "17850")["id"] == 3  # only an imported id: no ambiguity
+    assert find_customer(engine, "2")["name"] == "Imported 1"  # only an internal id
+    assert find_customer(engine, "ONE@example.com")["id"] == 1
+    with pytest.raises(NotFound):
+        find_customer(engine, "ext:999")

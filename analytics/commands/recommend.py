@@ -38,7 +38,8 @@ def register(sub, evaluate_sub) -> None:
     p.add_argument(
         "customer",
         metavar="CUSTOMER_ID",
-        help="customers.id, the customer's email, or the customer id from an imported file",
+        help="customers.id, the customer's email, or the customer id from an imported file "
+        "(id:N / ext:N when a number is both)",
     )
     p.add_argument("-n", type=_positive, default=10, metavar="N", help="how many (default 10)")
     p.add_argument("--category", metavar="C", help="only this category (e.g. clothing)")
@@ -73,16 +74,32 @@ def find_customer(engine, ident: str) -> dict:
     """{"id", "external_id", "email", "name"} of the customer with this id, external (imported)
     id or email, else NotFound.
 
-    A number is tried as customers.id first, then as an imported (external) id."""
+    A number may be shopbot's customer id or an imported (external) id; when it is both, for
+    two different customers, the answer is an error asking which (``id:N`` or ``ext:N``) rather
+    than a guess that shows one customer's recommendations for another."""
     from analytics.store.models import Customer
 
     ident = ident.strip()
     cols = (Customer.id, Customer.external_id, Customer.email, Customer.name)
     with engine.connect() as conn:
         row = None
-        if ident.isdigit():
-            row = conn.execute(select(*cols).where(Customer.id == int(ident))).first()
-        if row is None:
+        kind, _, value = ident.partition(":")
+        if kind in {"id", "ext"} and value.strip():
+            value = value.strip()
+            if kind == "id" and value.isdigit():
+                row = conn.execute(select(*cols).where(Customer.id == int(value))).first()
+            elif kind == "ext":
+                row = conn.execute(select(*cols).where(Customer.external_id == value)).first()
+        elif ident.isdigit():
+            by_id = conn.execute(select(*cols).where(Customer.id == int(ident))).first()
+            by_ext = conn.execute(select(*cols).where(Customer.external_id == ident)).first()
+            if by_id is not None and by_ext is not None and by_id.id != by_ext.id:
+                raise NotFound(
+                    f"{ident} is both customer id:{ident} and the imported customer "
+                    f"ext:{ident} (customer id:{by_ext.id}) — say which: id:{ident} or ext:{ident}"
+                )
+            row = by_id or by_ext
+        else:
             row = conn.execute(select(*cols).where(Customer.external_id == ident)).first()
         if row is None and "@" in ident:
             row = conn.execute(
