@@ -1,5 +1,18 @@
 """Never leave a customer in silence: when a turn produced no reply (the action server is down,
-the database is unreachable, an action crashed), say so politely."""
+the database is unreachable, an action crashed), say so politely.
+
+Either way the customer is asked to try again, so the failed turn must not count:
+
+- A turn that raised was not recorded (Rasa saves the conversation once, at the end of the turn),
+  so whatever it said before failing will not be remembered: a REST reply then carries only the
+  apology, and streaming channels send the apology after it.
+- A turn that ended in silence was recorded, action failures included (Rasa logs an action whose
+  call failed as executed): it is deleted from the conversation store where the store can do
+  that (:mod:`bot.tracker_store`), otherwise a "yes" sent again to "Shall I register the
+  return?" would find the question already answered.
+
+The customer's next try then continues the conversation where it really was.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +20,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+from bot.tracker_store import fail_loudly, primary_store
 
 log = logging.getLogger(__name__)
 
@@ -17,23 +32,49 @@ PAUSED_NOTICE = (
 )
 
 
-async def _is_paused(sender_id: str) -> bool:
+def _agent() -> Any:
+    """The running Rasa agent, or None (no Sanic app, e.g. in unit tests)."""
     try:
         from sanic import Sanic
 
-        agent = Sanic.get_app().ctx.agent
-        tracker = await agent.tracker_store.retrieve(sender_id)
+        return Sanic.get_app().ctx.agent
+    except Exception:
+        return None
+
+
+async def _is_paused(sender_id: str) -> bool:
+    try:
+        tracker = await _agent().tracker_store.retrieve(sender_id)
         return bool(tracker and tracker.is_paused())
     except Exception:  # no app/agent (tests) or tracker store down: treat as not paused
         log.debug("could not check whether %s is paused", sender_id, exc_info=True)
         return False
 
 
+async def _forget_turn(message: UserMessage) -> None:
+    """Deletes the turn of ``message`` from its conversation, if the store can (and no newer
+    message came in meanwhile)."""
+    agent = _agent()
+    forget = getattr(primary_store(getattr(agent, "tracker_store", None)), "forget_turn", None)
+    if forget is None:
+        return
+    try:
+        async with agent.lock_store.lock(message.sender_id):
+            await forget(message.sender_id, message.message_id)
+    except Exception:
+        log.exception("could not forget the failed turn of %s", message.sender_id)
+
+
 async def handle_or_apologise(
     on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
 ) -> None:
-    """Runs the turn; if nothing was sent back, sends an apology (or the hand-off notice)."""
+    """Runs the turn; if it failed or sent nothing back, sends an apology (or, for a paused
+    conversation, the hand-off notice)."""
+    agent = _agent()
+    if agent is not None:
+        fail_loudly(agent.tracker_store)
     out = message.output_channel
+    collected_before = len(out.messages) if isinstance(out, CollectingOutputChannel) else 0
     original = out.send_response
     sent = 0
 
@@ -51,10 +92,14 @@ async def handle_or_apologise(
         log.exception("turn for %s failed", message.sender_id)
     finally:
         out.send_response = original  # type: ignore[method-assign]
-    if sent:
+    if sent and not failed:
         return
-    notice = PAUSED_NOTICE if not failed and await _is_paused(message.sender_id) else APOLOGY
+    if failed and isinstance(out, CollectingOutputChannel):
+        del out.messages[collected_before:]  # the turn was not recorded: take back what it said
+    paused = not failed and await _is_paused(message.sender_id)
+    if not failed and not paused:
+        await _forget_turn(message)
     try:
-        await original(message.sender_id, {"text": notice})
+        await original(message.sender_id, {"text": PAUSED_NOTICE if paused else APOLOGY})
     except Exception:
         log.exception("could not send the apology to %s", message.sender_id)
