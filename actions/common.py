@@ -87,9 +87,11 @@ def bot_asked_just_before(tracker: Tracker, action_name: str) -> bool:
     """True if ``action_name`` was the bot's last action before the latest user message.
 
     Confirmations ("yes") only count as an answer to the question asked right before them.
+    Turns undone with ``UserUtteranceReverted`` (the fallback's "please rephrase") don't count:
+    only the events still applied do.
     """
     seen_user = False
-    for event in reversed(tracker.events):
+    for event in reversed(tracker.applied_events()):
         kind = event.get("event")
         if not seen_user:
             seen_user = kind == "user"

@@ -432,6 +432,28 @@ def test_yes_without_a_question_cancels_nothing(engine, shop):
     assert _status(engine, 104588)[0] == "paid"
 
 
+def test_yes_after_a_rephrase_request_still_confirms(engine, shop):
+    # Asked to confirm, the customer wrote something unclear; the fallback asked to rephrase and
+    # undid that message (UserUtteranceReverted); then the customer said "yes".
+    rephrased = [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "hmm?", "parse_data": {"intent": {"name": "nlu_fallback"}}},
+        {"event": "action", "name": "action_default_fallback"},
+        {"event": "bot", "text": "Sorry, I didn't quite understand."},
+        {"event": "rewind"},
+    ]
+    trk = tracker(
+        "yes",
+        intent="affirm",
+        slots={"order_number": "104588", "pending_cancel": "104588"},
+        metadata=token(shop["jane"]),
+        history=asked("action_ask_cancel_confirmation") + rephrased,
+    )
+    events, messages = run(orders.ActionCancelOrder(), trk)
+    assert texts(messages)[0].startswith("Done: order #104588 is cancelled.")
+    assert _status(engine, 104588)[0] == "cancelled"
+
+
 def test_cannot_cancel_shipped_or_someone_elses_order(engine, shop):
     _, messages = run(
         orders.ActionAskCancelConfirmation(),
