@@ -17,7 +17,7 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ["SHOPBOT_ENV_FILE"] = "off"
 
 from analytics.store import make_engine, upgrade  # noqa: E402
-from servers import assistant  # noqa: E402,F401  (the running assistant, for integration tests)
+from servers import assistant, pg_assistant  # noqa: E402,F401  (running assistants, see servers.py)
 
 # The PostgreSQL server used for the PostgreSQL half of the store tests. A throwaway database is
 # created on it for each test session and dropped afterwards.
