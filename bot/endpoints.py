@@ -24,6 +24,10 @@ from urllib.parse import unquote
 import yaml
 from sqlalchemy.engine import make_url
 
+# Rasa's SQL tracker store, surviving a database restart and able to forget a failed turn.
+SQL_STORE = "bot.tracker_store.ShopSQLTrackerStore"
+# Rasa's Redis lock store, with atomic ticket changes (bot/lock_store.py).
+REDIS_LOCK_STORE = "bot.lock_store.ShopRedisLockStore"
 TRACKER_PASSWORD_VAR = "SHOPBOT_TRACKER_STORE_PASSWORD"
 LOCK_PASSWORD_VAR = "SHOPBOT_LOCK_STORE_PASSWORD"
 
@@ -47,14 +51,14 @@ def tracker_store_config(url: str, child_env: dict[str, str]) -> dict:
         ) from err
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return {"type": "SQL", "dialect": "sqlite", "db": parsed.database or "rasa.db"}
+        return {"type": SQL_STORE, "dialect": "sqlite", "db": parsed.database or "rasa.db"}
     if backend not in {"postgresql", "postgres"}:
         raise EndpointConfigError(
             f"SHOPBOT_TRACKER_STORE_URL: {backend!r} is not supported; use postgresql://, "
             "sqlite:/// or redis://"
         )
     block: dict = {
-        "type": "SQL",
+        "type": SQL_STORE,
         "dialect": "postgresql",
         "url": parsed.host or "127.0.0.1",
         "port": parsed.port or 5432,
@@ -76,7 +80,8 @@ def lock_store_config(url: str, child_env: dict[str, str]) -> dict:
         raise EndpointConfigError(
             f"SHOPBOT_LOCK_STORE_URL={url!r}: only Redis is supported (redis://host:6379/1)"
         )
-    return {"type": "redis", **_redis_block(url, child_env, LOCK_PASSWORD_VAR, default_db=1)}
+    block = _redis_block(url, child_env, LOCK_PASSWORD_VAR, default_db=1)
+    return {"type": REDIS_LOCK_STORE, **block}
 
 
 def _redis_block(url: str, child_env: dict[str, str], password_var: str, default_db: int) -> dict:
@@ -106,7 +111,7 @@ def rasa_workers(env: dict[str, str], lock_store: dict) -> int:
         raise EndpointConfigError(f"SHOPBOT_RASA_WORKERS={raw!r} is not a number") from err
     if workers < 1:
         raise EndpointConfigError("SHOPBOT_RASA_WORKERS must be at least 1")
-    if workers > 1 and lock_store.get("type") != "redis":
+    if workers > 1 and lock_store.get("type") not in ("redis", REDIS_LOCK_STORE):
         raise EndpointConfigError(
             "SHOPBOT_RASA_WORKERS > 1 needs a shared lock store: set "
             "SHOPBOT_LOCK_STORE_URL=redis://127.0.0.1:6379/1"
@@ -178,6 +183,7 @@ def describe(config_path: Path) -> str:
     config = yaml.safe_load(config_path.read_text()) or {}
     tracker = config.get("tracker_store") or {"type": "in_memory"}
     lock = config.get("lock_store") or {"type": "in_memory"}
-    where = tracker.get("db") if tracker.get("type") == "SQL" else tracker.get("url", "")
+    where = tracker.get("db") if tracker.get("dialect") else tracker.get("url", "")
     kind = tracker.get("dialect", tracker.get("type"))
-    return f"tracker store {kind} ({where}), lock store {lock.get('type')}"
+    lock_kind = "redis" if lock.get("type") == REDIS_LOCK_STORE else lock.get("type")
+    return f"tracker store {kind} ({where}), lock store {lock_kind}"

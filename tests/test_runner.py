@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from analytics.settings import load_env_file
-from bot.endpoints import EndpointConfigError, write_endpoints
+from bot.endpoints import EndpointConfigError, describe, write_endpoints
 from bot.rasa_model import ROOT
 from bot.runner import Service, effective_credentials, slack_enabled, supervise
 from servers import free_port
@@ -40,7 +40,7 @@ def test_default_endpoints_keep_the_sqlite_tracker_and_follow_the_action_port(
     )
     endpoints = _read_with_rasa(out, child, monkeypatch)
     assert endpoints.action.url == "http://127.0.0.1:6123/webhook"
-    assert endpoints.tracker_store.type == "SQL"
+    assert endpoints.tracker_store.type == "bot.tracker_store.ShopSQLTrackerStore"
     assert endpoints.tracker_store.kwargs == {"dialect": "sqlite", "db": "var/rasa_tracker.db"}
     assert endpoints.lock_store.type == "in_memory"
     assert child == {"SANIC_WORKERS": "1"}
@@ -59,6 +59,7 @@ def test_postgres_tracker_and_redis_lock_store_without_a_password_on_disk(tmp_pa
     text = out.read_text()
     assert "s3cr" not in text and "redispw" not in text
     endpoints = _read_with_rasa(out, child, monkeypatch)
+    assert endpoints.tracker_store.type == "bot.tracker_store.ShopSQLTrackerStore"
     assert endpoints.tracker_store.kwargs == {
         "dialect": "postgresql",
         "port": 5433,
@@ -68,10 +69,11 @@ def test_postgres_tracker_and_redis_lock_store_without_a_password_on_disk(tmp_pa
         "password": "s3cr@t",
     }
     assert endpoints.tracker_store.url == "db.internal"
-    assert endpoints.lock_store.type == "redis"
+    assert endpoints.lock_store.type == "bot.lock_store.ShopRedisLockStore"
     assert endpoints.lock_store.url == "cache.internal"
     assert endpoints.lock_store.kwargs == {"port": 6380, "db": 2, "password": "redispw"}
     assert child["SANIC_WORKERS"] == "2"
+    assert describe(out) == "tracker store postgresql (conversations), lock store redis"
 
 
 def test_redis_tracker_store(tmp_path, monkeypatch):
