@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,34 +27,80 @@ from bot.channels.guard import handle_or_apologise
 log = logging.getLogger(__name__)
 
 MAX_SENDER_LENGTH = 128
+# NLU time grows with the text: 5,000 characters take about a second, 100,000 several minutes of
+# a blocked server. Every channel applies this limit.
 MAX_MESSAGE_LENGTH = 5000
+# A message body is a few KB at most; anything far larger is refused before it is parsed.
+MAX_BODY_BYTES = 64 * 1024
 # Set by our Slack channel from signed requests; never accepted from a customer.
 TRUSTED_METADATA_KEYS = frozenset({"slack_user", "event_id", "out_channel", "thread_id", "users"})
 
 
+# Control characters other than tab and line breaks, and UTF-16 surrogates that JSON can carry
+# unpaired ("\\ud800"): PostgreSQL refuses NUL in text and no UTF-8 encoder takes a lone surrogate.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 class RequestError(ValueError):
-    """The request body is not a valid message; str() says why."""
+    """The request body is not a valid message; str() says why, ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class MessageTooLong(RequestError):
+    """The message text is longer than MAX_MESSAGE_LENGTH."""
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control characters (tab and line breaks stay) and with unpaired
+    surrogates replaced by U+FFFD, so it can be stored in any database."""
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
+def check_message_text(message: Any) -> str:
+    """The cleaned message text, or RequestError when it is not a string of the allowed size."""
+    error = f"'message' must be a string of at most {MAX_MESSAGE_LENGTH} characters"
+    if not isinstance(message, str):
+        raise RequestError(error)
+    if len(message) > MAX_MESSAGE_LENGTH:
+        raise MessageTooLong(error)
+    return clean_text(message)
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    """The metadata without the keys only trusted channels may set, or RequestError."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise RequestError("'metadata' must be an object")
+    return {k: v for k, v in metadata.items() if k not in TRUSTED_METADATA_KEYS}
 
 
 def parse_message(raw: bytes) -> tuple[str, str, dict[str, Any]]:
     """(sender, message, metadata) from a REST request body, or RequestError."""
+    if len(raw or b"") > MAX_BODY_BYTES:
+        raise RequestError(f"the body is larger than {MAX_BODY_BYTES // 1024} KB", status=413)
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
         raise RequestError("the body must be JSON") from None
     if not isinstance(body, dict):
         raise RequestError('the body must be an object like {"sender": "…", "message": "…"}')
-    sender, message, metadata = body.get("sender"), body.get("message"), body.get("metadata")
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_LENGTH:
-        raise RequestError(f"'sender' must be a non-empty string of at most {MAX_SENDER_LENGTH}")
-    if not isinstance(message, str) or len(message) > MAX_MESSAGE_LENGTH:
-        raise RequestError(f"'message' must be a string of at most {MAX_MESSAGE_LENGTH} characters")
-    if metadata is None:
-        metadata = {}
-    if not isinstance(metadata, dict):
-        raise RequestError("'metadata' must be an object")
-    metadata = {k: v for k, v in metadata.items() if k not in TRUSTED_METADATA_KEYS}
-    return sender, message, metadata
+    sender = body.get("sender")
+    if (
+        not isinstance(sender, str)
+        or not sender.strip()
+        or len(sender) > MAX_SENDER_LENGTH
+        or clean_text(sender) != sender
+    ):
+        raise RequestError(
+            f"'sender' must be a non-empty string of at most {MAX_SENDER_LENGTH} characters "
+            "without control characters"
+        )
+    return sender, check_message_text(body.get("message")), check_metadata(body.get("metadata"))
 
 
 class ShopRestInput(RestInput):
@@ -75,7 +122,7 @@ class ShopRestInput(RestInput):
             try:
                 sender, text, metadata = parse_message(request.body)
             except RequestError as err:
-                return response.json({"error": str(err)}, status=400)
+                return response.json({"error": str(err)}, status=err.status)
             collector = CollectingOutputChannel()
             message = UserMessage(text, collector, sender, input_channel="rest", metadata=metadata)
             try:

@@ -30,7 +30,9 @@ def _authorised(request: Request) -> bool | None:
         return None
     given = request.headers.get("authorization", "")
     scheme, _, token = given.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
+    # Sanic decodes header bytes that are not UTF-8 as surrogates: encode them back, don't fail.
+    given_token = token.encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_token, expected.encode())
 
 
 class StaffConsoleInput(InputChannel):
@@ -61,7 +63,7 @@ class StaffConsoleInput(InputChannel):
             try:
                 sender, text, metadata = parse_message(request.body)
             except RequestError as err:
-                return response.json({"error": str(err)}, status=400)
+                return response.json({"error": str(err)}, status=err.status)
             collector = CollectingOutputChannel()
             message = UserMessage(
                 text, collector, f"staff-{sender}", input_channel=CONSOLE_CHANNEL, metadata=metadata
