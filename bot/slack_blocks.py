@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from analytics.report import StaffReport
 
 MAX_SECTION_CHARS = 2900  # Slack's limit for a section's text is 3000
+MAX_HEADER_CHARS = 150
+MAX_FALLBACK_CHARS = 3900
 MAX_FIELDS = 10
+_CUT_ENTITY = re.compile(r"&[a-z]*$")
 
 
 def escape(text: Any) -> str:
-    """Text safe inside Slack mrkdwn: &, < and > escaped as Slack asks (no links or mentions
+    """Text safe inside any Slack text: &, < and > escaped as Slack asks (no links or mentions
     can be smuggled in through product names or customer input)."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit(text: Any, limit: int) -> str:
+    """``text`` escaped and cut to at most ``limit`` characters, never inside an entity (a cut
+    ends with "…")."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    return _CUT_ENTITY.sub("", escaped[: limit - 1]) + "…"
 
 
 def _code(text: str) -> str:
@@ -25,13 +38,18 @@ def _code(text: str) -> str:
 def to_slack(report: StaffReport) -> dict[str, Any]:
     """{"text": fallback, "blocks": [...], "chart"?: {png_b64, filename, title}}."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": report.title[:150]}}
+        # plain_text forms no links or mentions, but Slack decodes entities in every text
+        # object, so one rule for all: escape.
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": fit(report.title, MAX_HEADER_CHARS)},
+        }
     ]
     if report.summary:
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": escape(report.summary)[:MAX_SECTION_CHARS]},
+                "text": {"type": "mrkdwn", "text": fit(report.summary, MAX_SECTION_CHARS)},
             }
         )
     if report.fields:
@@ -54,12 +72,11 @@ def to_slack(report: StaffReport) -> dict[str, Any]:
         blocks.append(
             {
                 "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": escape(n)[:2000]} for n in report.notes[:10]
-                ],
+                "elements": [{"type": "mrkdwn", "text": fit(n, 2000)} for n in report.notes[:10]],
             }
         )
-    message: dict[str, Any] = {"text": report.to_text()[:3900], "blocks": blocks}
+    # The fallback text shows in notifications and is parsed like mrkdwn: escaped as well.
+    message: dict[str, Any] = {"text": fit(report.to_text(), MAX_FALLBACK_CHARS), "blocks": blocks}
     if report.chart_png:
         message["chart"] = {
             "png_b64": base64.b64encode(report.chart_png).decode("ascii"),

@@ -9,17 +9,26 @@ What it adds to ``rasa.core.channels.slack.SlackInput``:
   allowlist — the conversation id may include channel and thread;
 - the Web API base URL is configurable (``SLACK_API_BASE_URL``), for a local stand-in in tests;
 - custom payloads ``{"text", "blocks", "chart": {"png_b64", "filename", "title"}}`` are posted as
-  Block Kit messages and the chart uploaded as a PNG file into the same thread.
+  Block Kit messages and the chart uploaded as a PNG file into the same thread;
+- signed but malformed requests get **400** with a JSON error and never reach the dialogue: every
+  field used is checked (Rasa's connector crashed with a 500 on wrong types, and treated an event
+  without a channel as one from the configured channel);
+- text the bot posts is escaped (``&``, ``<``, ``>``) so product names or echoed user input can
+  never form a mention (``<!channel>``), a link or any other Slack markup.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import os
+import re
+import urllib.parse
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -30,10 +39,178 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.channels.rest import MAX_MESSAGE_LENGTH, RequestError, clean_text
+from bot.slack_blocks import escape
+
 log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 SEEN_EVENTS_KEPT = 5000
+# Slack's ids (users U…/W…, channels C…/D…/G…) and message timestamps ("1712345678.000100").
+SLACK_ID = re.compile(r"[A-Za-z0-9]{1,40}")
+SLACK_TS = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+MAX_CHALLENGE_LENGTH = 1000
+MAX_BUTTONS = 5  # Slack ignores a whole actions block with more
+TOO_LONG_MESSAGE = (
+    f"Sorry, that message is too long for me. Please ask in under {MAX_MESSAGE_LENGTH:,} "
+    "characters."
+)
+# Interactive components whose chosen value Rasa's connector can read.
+INTERACTIVE_TYPES = frozenset(
+    {
+        "button",
+        "select",
+        "static_select",
+        "external_select",
+        "conversations_select",
+        "users_select",
+        "channels_select",
+        "overflow",
+        "datepicker",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """A user's message from a signed Slack request, every field checked."""
+
+    text: str
+    user: str
+    channel: str
+    thread_ts: str | None
+    event_id: str | None = None
+    bot_users: tuple[str, ...] = ()
+    direct: bool = False  # in a direct message with the bot
+    mention: bool = False  # an app_mention event
+
+    def metadata(self) -> dict[str, Any]:
+        """The message metadata the actions read (``slack_user`` for the staff allowlist)."""
+        return {
+            "out_channel": self.channel,
+            "thread_id": self.thread_ts,
+            "users": list(self.bot_users),
+            "slack_user": self.user,
+            "event_id": self.event_id,
+        }
+
+
+def _slack_id(value: Any, what: str) -> str | None:
+    """``value`` if it is a Slack id, None if absent; RequestError for anything else."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not SLACK_ID.fullmatch(value):
+        raise RequestError(f"'{what}' must be a Slack id")
+    return value
+
+
+def _slack_ts(value: Any, what: str) -> str | None:
+    """``value`` if it is a Slack timestamp, None if absent; RequestError for anything else."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not SLACK_TS.fullmatch(value):
+        raise RequestError(f"'{what}' must be a Slack timestamp")
+    return value
+
+
+def _bot_user_ids(body: dict[str, Any]) -> tuple[str, ...]:
+    """The app's own user ids named in an event envelope (to drop self-mentions); junk ignored."""
+    users = body.get("authed_users")
+    if not isinstance(users, list):
+        authorizations = body.get("authorizations")
+        first = authorizations[0] if isinstance(authorizations, list) and authorizations else None
+        users = [first.get("user_id")] if isinstance(first, dict) else []
+    return tuple(u for u in users if isinstance(u, str) and SLACK_ID.fullmatch(u))
+
+
+def parse_event(body: dict[str, Any]) -> SlackMessage | None:
+    """The user message an Events API envelope carries; None when it carries none for the bot
+    (other event types, the bot's own posts, edits, no text); RequestError when malformed."""
+    event = body.get("event")
+    if not isinstance(event, dict):
+        raise RequestError("'event' must be an object")
+    event_id = body.get("event_id")
+    if event_id is not None and (not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id)):
+        raise RequestError("'event_id' must be a Slack event id")
+    kind = event.get("type")
+    if kind not in ("message", "app_mention") or event.get("bot_id"):
+        return None
+    text = event.get("text")
+    if text is not None and not isinstance(text, str):
+        raise RequestError("'event.text' must be a string")
+    user = _slack_id(event.get("user"), "event.user")
+    channel = _slack_id(event.get("channel"), "event.channel")
+    ts = _slack_ts(event.get("ts"), "event.ts")
+    thread_ts = _slack_ts(event.get("thread_ts"), "event.thread_ts")
+    channel_type = event.get("channel_type")
+    if channel_type is not None and not isinstance(channel_type, str):
+        raise RequestError("'event.channel_type' must be a string")
+    if not text or user is None or channel is None:
+        return None  # nothing said, or not by a person in a conversation: nothing to answer
+    return SlackMessage(
+        text=clean_text(text),
+        user=user,
+        channel=channel,
+        thread_ts=thread_ts or ts,
+        event_id=event_id,
+        bot_users=_bot_user_ids(body),
+        direct=channel_type == "im",
+        mention=kind == "app_mention",
+    )
+
+
+def _interactive_value(action: dict[str, Any]) -> Any:
+    """The value chosen in an interactive component (as Rasa's connector reads it)."""
+    try:
+        return SlackInput._get_interactive_response(action)
+    except (AttributeError, IndexError, KeyError, TypeError):
+        raise RequestError("'actions[0]' is not a valid interactive action") from None
+
+
+def parse_interaction(raw: bytes) -> SlackMessage | None:
+    """The user's choice a signed interaction request (form field ``payload``) carries; None for
+    components without a value to read; RequestError when malformed."""
+    try:
+        form = urllib.parse.parse_qs(raw.decode("utf-8"), strict_parsing=True)
+        payload = json.loads(form["payload"][0])
+    except (ValueError, UnicodeDecodeError, RecursionError, KeyError, IndexError):
+        raise RequestError("the body must be a form with a JSON 'payload'") from None
+    if not isinstance(payload, dict):
+        raise RequestError("'payload' must be an object")
+    actions = payload.get("actions")
+    if not actions:
+        return None
+    if not isinstance(actions, list) or not isinstance(actions[0], dict):
+        raise RequestError("'actions' must be a list of objects")
+    if actions[0].get("type") not in INTERACTIVE_TYPES:
+        return None
+    value = _interactive_value(actions[0])
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RequestError("the chosen value must be a string")
+    user = payload.get("user")
+    channel = payload.get("channel")
+    message = payload.get("message")
+    if not isinstance(user, dict) or not isinstance(channel, dict):
+        raise RequestError("'user' and 'channel' must be objects")
+    if message is not None and not isinstance(message, dict):
+        raise RequestError("'message' must be an object")
+    user_id = _slack_id(user.get("id"), "user.id")
+    channel_id = _slack_id(channel.get("id"), "channel.id")
+    if user_id is None or channel_id is None:
+        raise RequestError("'user.id' and 'channel.id' are required")
+    message = message or {}
+    ts = _slack_ts(message.get("ts"), "message.ts")
+    thread_ts = _slack_ts(message.get("thread_ts"), "message.thread_ts")
+    return SlackMessage(
+        text=clean_text(value), user=user_id, channel=channel_id, thread_ts=thread_ts or ts
+    )
+
+
+def _bad_request(message: str) -> HTTPResponse:
+    return response.json({"error": message}, status=HTTPStatus.BAD_REQUEST)
 
 
 class StaffSlackBot(SlackBot):
@@ -50,6 +227,38 @@ class StaffSlackBot(SlackBot):
         if self.thread_id:
             kwargs["thread_ts"] = self.thread_id
         await self.client.chat_postMessage(channel=channel, **kwargs)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Posts each paragraph as a message, escaped and without mrkdwn: the bot's texts carry
+        no formatting, and echoed names must not turn into bold text, links or mentions."""
+        channel = self.slack_channel or recipient_id
+        for part in text.strip().split("\n\n"):
+            await self._post_message(channel=channel, text=escape(part), mrkdwn=False)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Posts the text with up to five buttons (Slack drops more); titles escaped too."""
+        if len(buttons) > MAX_BUTTONS:
+            await self.send_text_message(recipient_id, text, **kwargs)
+            return
+        blocks = [
+            {"type": "section", "text": {"type": "plain_text", "text": escape(text)}},
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": escape(b["title"])[:75]},
+                        "value": str(b["payload"])[:2000],
+                    }
+                    for b in buttons
+                ],
+            },
+        ]
+        await self._post_message(
+            channel=self.slack_channel or recipient_id, text=escape(text), blocks=blocks
+        )
 
     async def send_custom_json(
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
@@ -121,12 +330,17 @@ class StaffSlackInput(SlackInput):
 
     # -- input -------------------------------------------------------------------------------
     def get_metadata(self, request: Request) -> dict[str, Any]:
-        metadata = super().get_metadata(request)
-        if request.headers.get("content-type") == "application/json":
-            body = request.json or {}
-            metadata["slack_user"] = (body.get("event") or {}).get("user")
-            metadata["event_id"] = body.get("event_id")
-        return metadata
+        """The metadata of a request's message ({} when it carries none or is malformed)."""
+        try:
+            content_type = request.headers.get("content-type", "")
+            if content_type.startswith("application/json"):
+                body = json.loads(request.body)
+                message = parse_event(body) if isinstance(body, dict) else None
+            else:
+                message = parse_interaction(request.body)
+        except (RequestError, ValueError, UnicodeDecodeError, RecursionError):
+            return {}
+        return message.metadata() if message else {}
 
     def _already_seen(self, event_id: str | None) -> bool:
         if not event_id:
@@ -160,52 +374,61 @@ class StaffSlackInput(SlackInput):
                 return await self._handle_event(request, on_new_message)
             if content_type.startswith("application/x-www-form-urlencoded"):
                 return await self._handle_interaction(request, on_new_message)
-            return response.json({"error": "unsupported content type"}, status=400)
+            return _bad_request("unsupported content type")
 
         return slack_webhook
 
     async def _handle_event(self, request: Request, on_new_message) -> HTTPResponse:
         try:
             body = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            return response.json({"error": "malformed JSON"}, status=400)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return _bad_request("malformed JSON")
         if not isinstance(body, dict):
-            return response.json({"error": "malformed event"}, status=400)
+            return _bad_request("malformed event")
         if body.get("type") == "url_verification":
-            return response.json({"challenge": body.get("challenge")})
-        if self._already_seen(body.get("event_id")):
+            challenge = body.get("challenge")
+            if not isinstance(challenge, str) or not 0 < len(challenge) <= MAX_CHALLENGE_LENGTH:
+                return _bad_request("malformed url_verification: 'challenge' must be a string")
+            return response.json({"challenge": challenge})
+        try:
+            message = parse_event(body)
+        except RequestError as err:
+            return _bad_request(str(err))
+        if message is None:
+            return response.text("")
+        if self._already_seen(message.event_id):
             return response.text("", headers={"X-Slack-No-Retry": "1"})
-        if not isinstance(body.get("event"), dict) or not self._is_user_message(body):
+        if not (message.direct or message.mention or message.channel == self.slack_channel):
             return response.text("")
-        metadata = self.get_metadata(request)
-        if not self._is_supported_channel(body, metadata):
-            return response.text("")
-        event = body["event"]
-        conversation_id = self._get_conversation_id(
-            event.get("user", ""), metadata.get("out_channel"), metadata.get("thread_id")
-        )
-        return await self.process_message(
-            request,
-            on_new_message,
-            text=self._sanitize_user_message(str(event.get("text", "")), metadata["users"]),
-            sender_id=conversation_id,
-            metadata=metadata,
-        )
+        return await self._answer(request, on_new_message, message, from_event=True)
 
     async def _handle_interaction(self, request: Request, on_new_message) -> HTTPResponse:
         try:
-            payload = json.loads(request.form["payload"][0])
-            if not self._is_interactive_message(payload):
-                return response.text("")
-            text = self._get_interactive_response(payload["actions"][0])
-            user = payload["user"]["id"]
-        except (KeyError, IndexError, TypeError, ValueError):
-            return response.json({"error": "malformed interaction payload"}, status=400)
-        if text is None:
+            message = parse_interaction(request.body)
+        except RequestError as err:
+            return _bad_request(f"malformed interaction payload: {err}")
+        if message is None:
             return response.text("")
-        metadata = self.get_metadata(request)
-        metadata["slack_user"] = user
+        return await self._answer(request, on_new_message, message, from_event=False)
+
+    async def _answer(
+        self, request: Request, on_new_message, message: SlackMessage, from_event: bool
+    ) -> HTTPResponse:
+        """Acknowledges at once and answers in the background (Slack waits only 3 s)."""
         conversation_id = self._get_conversation_id(
-            user, metadata.get("out_channel"), metadata.get("thread_id")
+            message.user, message.channel, message.thread_ts
         )
-        return await self.process_message(request, on_new_message, text, conversation_id, metadata)
+        if len(message.text) > MAX_MESSAGE_LENGTH:
+            # The NLU would block the server for long on such a text: say so instead.
+            thread = message.thread_ts if self.use_threads else None
+            out = self.get_output_channel(message.channel, thread)
+            task = asyncio.create_task(out.send_text_message(conversation_id, TOO_LONG_MESSAGE))
+            self._background_tasks.add(task)
+            task.add_done_callback(self._background_tasks.discard)
+            return response.text("")
+        text = message.text
+        if from_event:
+            text = self._sanitize_user_message(text, list(message.bot_users))
+        return await self.process_message(
+            request, on_new_message, text, conversation_id, message.metadata()
+        )
