@@ -3,7 +3,6 @@ apology looks (the channel guard's and the actions' wording both contain ``SORRY
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import uuid
 
@@ -62,8 +61,3 @@ def http_error_text(err: urllib.error.HTTPError) -> str:
     except Exception:
         body = ""
     return f"HTTP {err.code}: {body}"
-
-
-def inform(entity: str, value: str) -> str:
-    """The payload of a quick-reply button setting one entity (``/inform{"sku": "HOM-0001"}``)."""
-    return "/inform" + json.dumps({entity: value})

@@ -2,24 +2,28 @@
 
 ``create_return`` raced by 50 threads on SQLite and on PostgreSQL (one return row; every other
 request gets the existing RMA back as "already being returned"), and the same race through the
-real servers: 50 conversations of one signed-in customer confirming the return of the same item
-at once (see tests/test_faults.py for the assistant on PostgreSQL they talk to).
+real servers: 50 conversations of one signed-in customer, spread over two Rasa servers, confirming
+the return of the same item at once (``pg_assistant`` in tests/servers.py; demo order 104234 is
+this file's, see tests/test_faults.py for the others).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from conversation import Chat, buttons, is_apology, texts_of
 from sqlalchemy import func, select
 
 from analytics import customer_service as cs
-from analytics.store import session_scope
+from analytics.store import make_engine, session_scope
 from analytics.store.models import Customer, Order, OrderItem, Product, Return, utcnow
 
 RACERS = 50
+ADA = 1  # the demo account whose order 104234 (two delivered items) is raced for here
 
 
 def _delivered_order(engine) -> dict:
@@ -124,6 +128,56 @@ def test_returns_of_other_lines_are_not_blocked_by_the_race(any_engine):
     assert all(r.rma_number == by_sku[r.line.sku] for r in results)
     with session_scope(any_engine) as s:
         assert s.scalar(select(func.count()).select_from(Return)) == 2
+
+
+@pytest.mark.rasa
+@pytest.mark.postgres
+def test_fifty_conversations_confirming_one_return_at_once_make_one_rma(pg_assistant):
+    a = pg_assistant
+    chats = [Chat(a, ADA, server=i % 2) for i in range(RACERS)]
+    all_asked = threading.Barrier(RACERS)
+
+    def customer(chat: Chat) -> tuple[str, str]:
+        """(what the confirmation question said, what the bot answered to "yes")."""
+        try:
+            replies = chat.say("I want to return an item from order #104234")
+            shirt = [b["payload"] for b in buttons(replies) if "(CLO-0001)" in b["title"]]
+            assert shirt, replies
+            assert "reason" in texts_of(chat.say(shirt[0])).lower()
+            question = texts_of(chat.say("too small"))
+        except BaseException:
+            all_asked.abort()
+            raise
+        all_asked.wait(timeout=600)  # everyone confirms at the same moment
+        return question, texts_of(chat.say("yes"))
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        outcomes = list(pool.map(customer, chats))
+
+    questions = {q for q, _ in outcomes}
+    assert questions == {
+        "Just to confirm: return 1 × Slim Fit Linen Shirt (CLO-0001) from order #104234, "
+        "reason: \u201ctoo small\u201d. Shall I register the return?"
+    }
+    answers = [answer for _, answer in outcomes]
+    created = [x for x in answers if x.startswith("Your return is registered. Your return number")]
+    assert len(created) == 1, answers
+    rma = created[0][created[0].index("RMA-") :][:10]
+    # Everyone else is told, politely, that the item already has that return.
+    already = f"That item already has a return: {rma} (status: requested)."
+    assert sorted(x.startswith(already) for x in answers) == [False] + [True] * (RACERS - 1)
+    assert not any(is_apology([{"text": x}]) for x in answers)
+    engine = make_engine(a.db_url)
+    try:
+        with session_scope(engine) as s:
+            rows = s.execute(
+                select(Return.rma_number, Return.quantity, Return.reason)
+                .join(Order, Return.order_id == Order.id)
+                .where(Order.order_number == 104234)
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [(rma, 1, "too small")]
 
 
 pytestmark = pytest.mark.slow
