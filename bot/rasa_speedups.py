@@ -1,16 +1,23 @@
-"""A fix for Rasa 3.6's cost per custom action call, installed when the Rasa server loads
-shopbot's channels (``bot/channels/__init__.py``).
+"""Two fixes for Rasa 3.6's CPU cost per turn, installed when the Rasa server loads shopbot's
+channels (``bot/channels/__init__.py``). Both are measured in bench/REPORT.md.
 
-Rasa checks every action server response with ``jsonschema.validate(result, schema)``, and
+**Checking action server responses.** Rasa checks every action server response with ``jsonschema.validate(result, schema)``, and
 ``validate`` first checks the *schema* against the JSON Schema meta-schema, every time. Rasa's
 event schema is large, so that costs ~15 ms of CPU per custom action call on a quiet 2-core
 machine (~50 ms on a busy one; the check of the response itself takes ~2 ms), on the event
 loop, where it stalls every other conversation. A form turn makes two such calls. Measured in
-bench/REPORT.md ("Conversation load").
+bench/REPORT.md ("Conversation load"). Here the schema is checked once and its validator reused:
+the same schema, the same validation, the same ``ValidationError`` with Rasa's message.
 
-Here the schema is checked once and its validator reused: the same schema, the same validation,
-the same ``ValidationError`` with Rasa's message. It patches a private method, so it only
-applies to the Rasa versions it was checked against and otherwise leaves Rasa alone (logged).
+**Reading a conversation back.** Every turn, the tracker store turns each stored event of the
+conversation's session back into an ``Event``, and ``Event.resolve_by_type`` finds the event's
+class by listing every subclass of ``Event`` (walking the class tree) and comparing type names,
+for every event: ~0.05–0.17 ms each, so a 400-turn conversation (2,500 events) spends most of
+each turn there. Here the class found for a type name is remembered (event classes are all
+defined when Rasa is imported; unknown names still go to Rasa's lookup, and its errors).
+
+Both patch Rasa internals, so they only apply to the Rasa versions they were checked against and
+otherwise leave Rasa alone (logged).
 """
 
 from __future__ import annotations
@@ -53,24 +60,44 @@ def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
     raise error
 
 
+_event_classes: dict[str, type] = {}
+_rasa_resolve_by_type = None
+
+
+def resolve_event_type(type_name: str, default: type | None = None) -> type | None:
+    """The Event class for ``type_name``, as ``Event.resolve_by_type`` gives it (remembered)."""
+    try:
+        return _event_classes[type_name]
+    except (KeyError, TypeError):  # TypeError: an unhashable name, Rasa's lookup says why
+        pass
+    cls = _rasa_resolve_by_type(type_name, default)
+    if cls is not None and getattr(cls, "type_name", None) == type_name:
+        _event_classes[type_name] = cls
+    return cls
+
+
 def install() -> bool:
-    """Makes Rasa reuse one response validator; True if installed (now or before)."""
-    global _installed
+    """Makes Rasa reuse one response validator and remember event classes; True if installed
+    (now or before)."""
+    global _installed, _rasa_resolve_by_type
     if _installed:
         return True
     import rasa
     from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.events import Event
 
-    if not rasa.__version__.startswith(CHECKED_RASA) or not hasattr(
-        RemoteAction, "_validate_action_result"
+    if not rasa.__version__.startswith(CHECKED_RASA) or not (
+        hasattr(RemoteAction, "_validate_action_result") and hasattr(Event, "resolve_by_type")
     ):
         log.warning(
-            "shopbot's action-response speed-up was checked against Rasa %s, not %s: not "
-            "installed (custom actions work, each call just costs more CPU)",
+            "shopbot's speed-ups were checked against Rasa %s, not %s: not installed "
+            "(everything works, turns just cost more CPU)",
             "/".join(CHECKED_RASA),
             rasa.__version__,
         )
         return False
     RemoteAction._validate_action_result = validate_action_result
+    _rasa_resolve_by_type = Event.resolve_by_type
+    Event.resolve_by_type = staticmethod(resolve_event_type)
     _installed = True
     return True

@@ -70,3 +70,29 @@ def test_it_is_much_cheaper_than_validating_the_schema_each_time():
     rasa_way = per_call(lambda: jsonschema.validate(result, schema))
     ours = per_call(lambda: action._validate_action_result(result))
     assert ours < rasa_way / 3
+
+
+def test_events_read_back_the_same():
+    from rasa.shared.core import events as ev
+    from rasa.shared.utils.common import all_subclasses
+
+    from bot.rasa_speedups import resolve_event_type
+
+    assert ev.Event.resolve_by_type is resolve_event_type
+    for cls in all_subclasses(ev.Event):
+        # Rasa's own lookup: the first subclass with that type name.
+        first = next(c for c in all_subclasses(ev.Event) if c.type_name == cls.type_name)
+        assert ev.Event.resolve_by_type(cls.type_name) is first
+        assert ev.Event.resolve_by_type(cls.type_name) is first  # remembered
+    with pytest.raises(ValueError, match="Unknown event name"):
+        ev.Event.resolve_by_type("no_such_event")
+    assert ev.Event.resolve_by_type("no_such_event", ev.SlotSet) is ev.SlotSet
+    assert ev.Event.resolve_by_type("topic") is None
+    events = [
+        ev.UserUttered("hi", {"name": "greet"}).as_dict(),
+        ev.ActionExecuted("utter_greet").as_dict(),
+        ev.SlotSet("email", "a@b.c").as_dict(),
+        ev.ActiveLoop("return_form").as_dict(),
+        ev.SessionStarted().as_dict(),
+    ]
+    assert [e.as_dict() for e in ev.deserialise_events(events)] == events
