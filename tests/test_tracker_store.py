@@ -12,12 +12,15 @@ import pytest
 import sqlalchemy.exc
 from pg_cluster import PrivatePostgres
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
+from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.channels.guard import APOLOGY, handle_or_apologise
+from actions.common import SORRY
+from bot.channels import guard
+from bot.channels.guard import APOLOGY, TRY_AGAIN, handle_or_apologise
 from bot.tracker_store import ShopSQLTrackerStore, fail_loudly, primary_store
 
 
@@ -204,3 +207,52 @@ def test_a_failed_turn_on_a_streaming_channel_ends_with_the_apology():
     out = _Streaming()
     _run(out, ["Which e-mail address did you use?"], fails=True)
     assert [m["text"] for m in out.sent] == ["Which e-mail address did you use?", APOLOGY]
+
+
+class _ForgetfulStore(InMemoryTrackerStore):
+    """Records which turns the guard asked it to forget."""
+
+    def __init__(self) -> None:
+        super().__init__(Domain.empty())
+        self.forgotten: list[tuple[str, str]] = []
+
+    async def forget_turn(self, sender_id: str, message_id: str) -> bool:
+        self.forgotten.append((sender_id, message_id))
+        return True
+
+
+class _Agent:
+    def __init__(self) -> None:
+        self.store = _ForgetfulStore()
+        self.tracker_store = FailSafeTrackerStore(self.store)
+        self.lock_store = InMemoryLockStore()
+
+
+@pytest.mark.parametrize(
+    "says, fails, forgotten, answer",
+    [
+        (
+            ["Which e-mail address did you use?"],
+            False,
+            False,
+            ["Which e-mail address did you use?"],
+        ),
+        ([], False, True, [APOLOGY]),  # the action server was down: silence
+        ([SORRY, "Which e-mail address?"], False, True, [SORRY, "Which e-mail address?"]),
+        (["Which e-mail address did you use?"], True, False, [APOLOGY]),  # never recorded
+    ],
+)
+def test_the_guard_forgets_turns_that_failed(monkeypatch, says, fails, forgotten, answer):
+    agent = _Agent()
+    monkeypatch.setattr(guard, "_agent", lambda: agent)
+    out = CollectingOutputChannel()
+    message = UserMessage("ada@example.com", out, "c1", input_channel="rest")
+    asyncio.run(handle_or_apologise(_turn(says, fails), message))
+    assert [m["text"] for m in out.messages] == answer
+    assert agent.store.forgotten == ([("c1", message.message_id)] if forgotten else [])
+    # Store errors now fail the turn instead of starting an empty conversation.
+    assert agent.tracker_store._on_tracker_store_error is not None
+
+
+def test_the_actions_apology_is_recognised_as_one():
+    assert SORRY.startswith(TRY_AGAIN) and APOLOGY.startswith(TRY_AGAIN)

@@ -7,9 +7,10 @@ Either way the customer is asked to try again, so the failed turn must not count
   so whatever it said before failing will not be remembered: a REST reply then carries only the
   apology, and streaming channels send the apology after it.
 - A turn that ended in silence was recorded, action failures included (Rasa logs an action whose
-  call failed as executed): it is deleted from the conversation store where the store can do
-  that (:mod:`bot.tracker_store`), otherwise a "yes" sent again to "Shall I register the
-  return?" would find the question already answered.
+  call failed as executed), and so was a turn in which an action apologised itself (its database
+  was down: the actions' apology starts with ``TRY_AGAIN``). Such a turn is deleted from the
+  conversation store where the store can do that (:mod:`bot.tracker_store`), otherwise a "yes"
+  sent again to "Shall I register the return?" would find the question already answered.
 
 The customer's next try then continues the conversation where it really was.
 """
@@ -26,7 +27,9 @@ from bot.tracker_store import fail_loudly, primary_store
 
 log = logging.getLogger(__name__)
 
-APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
+# How every apology for a failure begins, the channels' and the actions' (actions.common.SORRY).
+TRY_AGAIN = "Sorry, something went wrong on our side"
+APOLOGY = f"{TRY_AGAIN}. Please try again in a moment."
 PAUSED_NOTICE = (
     "Your conversation is with our support team now; a member of the team will get back to you."
 )
@@ -77,10 +80,12 @@ async def handle_or_apologise(
     collected_before = len(out.messages) if isinstance(out, CollectingOutputChannel) else 0
     original = out.send_response
     sent = 0
+    apologised = False
 
     async def counting(recipient_id: str, msg: dict[str, Any]) -> None:
-        nonlocal sent
+        nonlocal sent, apologised
         sent += 1
+        apologised = apologised or str(msg.get("text") or "").startswith(TRY_AGAIN)
         await original(recipient_id, msg)
 
     out.send_response = counting  # type: ignore[method-assign]
@@ -93,6 +98,8 @@ async def handle_or_apologise(
     finally:
         out.send_response = original  # type: ignore[method-assign]
     if sent and not failed:
+        if apologised:  # an action failed and said so: the retry it asks for must work
+            await _forget_turn(message)
         return
     if failed and isinstance(out, CollectingOutputChannel):
         del out.messages[collected_before:]  # the turn was not recorded: take back what it said
