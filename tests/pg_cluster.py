@@ -102,14 +102,29 @@ class PrivatePostgres:
 
     def create_database(self, name: str) -> str:
         """The URL of a new, empty database ``name``."""
+        self._admin(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def _admin(self, *statements: str) -> None:
         conn = psycopg2.connect(self.url(), connect_timeout=5)
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
+                for statement in statements:
+                    cur.execute(statement)
         finally:
             conn.close()
-        return self.url(name)
+
+    def refuse_connections(self, database: str) -> None:
+        """Makes one database unreachable (open connections cut, new ones refused) while the
+        server and its other databases go on working."""
+        self._admin(
+            f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false',
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'",
+        )
+
+    def accept_connections(self, database: str) -> None:
+        self._admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 
     def destroy(self) -> None:
         """Stops the server (if running) and deletes its files."""

@@ -23,7 +23,7 @@ from analytics.store import make_engine, session_scope
 from analytics.store.models import Customer, Order, OrderItem, Product, Return, utcnow
 
 RACERS = 50
-ADA = 1  # the demo account whose order 104234 (two delivered items) is raced for here
+ADA = 1  # the demo account whose order 104234's shirt (CLO-0001) is raced for here
 
 
 def _delivered_order(engine) -> dict:
@@ -142,8 +142,9 @@ def test_fifty_conversations_confirming_one_return_at_once_make_one_rma(pg_assis
         try:
             replies = chat.say("I want to return an item from order #104234")
             shirt = [b["payload"] for b in buttons(replies) if "(CLO-0001)" in b["title"]]
-            assert shirt, replies
-            assert "reason" in texts_of(chat.say(shirt[0])).lower()
+            if shirt:  # both items can still be returned: the customer picks the shirt
+                replies = chat.say(shirt[0])
+            assert "reason" in texts_of(replies).lower(), replies
             question = texts_of(chat.say("too small"))
         except BaseException:
             all_asked.abort()

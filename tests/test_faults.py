@@ -4,6 +4,7 @@ servers sharing them with a Redis lock store, one action server).
 
 - The action server killed (SIGKILL) while Rasa waits for it, in the middle of a form and of a
   confirmation: a polite apology, nothing written, and the same messages work once it is back.
+  The same for the shop's database alone refusing connections at a confirmation.
 - A Rasa server restarted: the open form still asks its question.
 - PostgreSQL stopped and started while conversations run, and restarted while idle: every reply is
   a right answer or the apology, nothing is half-written, everything works again without
@@ -11,9 +12,10 @@ servers sharing them with a Redis lock store, one action server).
 - One conversation alternating between the two Rasa servers, also with messages sent to both at
   once: right replies, and the tracker holds exactly the messages sent, none lost or doubled.
 
-Demo orders used here: 104233 (only read), 104235 (cancelled across the two servers), 104240
-(returns: FOO-0001 in the kill test, HOM-0001 during the PostgreSQL outage), 104241 (cancelled
-during the outage). 104234 belongs to tests/test_concurrency.py.
+Demo orders used here: 104233 (only read), 104234 (HOM-0001 returned while the shop database is
+down; its CLO-0001 is raced for in tests/test_concurrency.py), 104235 (cancelled across the two
+servers), 104240 (returns: FOO-0001 in the kill test, HOM-0001 during the PostgreSQL outage),
+104241 (cancelled during the outage).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import pytest
 from conversation import Chat, buttons, http_error_text, is_apology, texts_of
 from sqlalchemy import select
 
+from actions.common import SORRY
 from analytics.store import make_engine, session_scope
 from analytics.store.models import Order, OrderItem, Product, Return
 from bot.channels.guard import APOLOGY
@@ -159,6 +162,28 @@ def test_action_server_killed_mid_turn_apologises_and_the_conversation_goes_on(p
     reply = grace.texts("yes")
     assert "Your return is registered." in reply, reply
     assert _returns(shop, 104240) == returns_before + [(_rma_in(reply), "FOO-0001", 3, "requested")]
+
+
+def test_shop_database_down_alone_apologises_and_the_confirmation_still_counts(pg_assistant, shop):
+    a = pg_assistant
+    ada = Chat(a, ADA, server=0)
+    _ask_for_a_return(ada, 104234, "HOM-0001", "the lid leaks")
+    returns_before = _returns(shop, 104234)
+
+    # The shop's database refuses connections; the conversations' database still works.
+    a.postgres.refuse_connections("shop")
+    try:
+        replies = ada.say("yes", server=1)
+    finally:
+        a.postgres.accept_connections("shop")
+    # The action's own apology (nothing else), and no return registered.
+    assert texts_of(replies) == SORRY
+    assert _returns(shop, 104234) == returns_before
+    # The turn was forgotten: the same "yes" registers the return once the database is back.
+    assert ada.user_texts()[-1] == "the lid leaks"
+    reply = ada.texts("yes", server=0)
+    assert "Your return is registered." in reply, reply
+    assert _returns(shop, 104234) == returns_before + [(_rma_in(reply), "HOM-0001", 1, "requested")]
 
 
 # ---- 2. a Rasa server restarted ----------------------------------------------------------------
