@@ -209,3 +209,26 @@ def test_staff_console_needs_its_token(assistant):
 
     replies = ask(assistant.rasa_url, STAFF_CONSOLE_TOKEN, "ops2", "Show me the customer segments")
     assert replies[0]["text"].startswith("Customer segments")
+
+
+def test_staff_get_an_apology_in_the_thread_when_the_action_server_is_down(assistant):
+    from bot.channels.guard import APOLOGY
+
+    payload = event("What should I reorder?")
+    channel = payload["event"]["channel"]
+    assistant.stop_actions()
+    try:
+        assert post(assistant, payload)[0] == 200
+        assistant.slack.wait_for(lambda c: posts_to(c, channel), timeout=90)
+        time.sleep(2)
+        replies = posts_to(assistant.slack.calls, channel)
+        assert [r.params["text"] for r in replies] == [APOLOGY]
+        assert replies[0].params["thread_ts"] == payload["event"]["ts"]
+    finally:
+        assistant.start_actions()
+    # The failed turn was forgotten: asking again in the same thread gets the report.
+    again = event("What should I reorder?", channel=channel)
+    again["event"]["thread_ts"] = payload["event"]["ts"]
+    assert post(assistant, again)[0] == 200
+    assistant.slack.wait_for(lambda c: len(posts_to(c, channel)) >= 2, timeout=90)
+    assert posts_to(assistant.slack.calls, channel)[1].params["text"].startswith("What to reorder")

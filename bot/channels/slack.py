@@ -39,6 +39,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.channels.guard import handle_or_apologise
 from bot.channels.rest import MAX_MESSAGE_LENGTH, RequestError, clean_text
 from bot.slack_blocks import escape
 
@@ -356,6 +357,11 @@ class StaffSlackInput(SlackInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         slack_webhook = Blueprint("slack_webhook", __name__)
 
+        async def guarded(message: UserMessage) -> None:
+            # Staff get the same apology as customers when a turn fails or says nothing (action
+            # server or database down), instead of silence in the thread.
+            await handle_or_apologise(on_new_message, message)
+
         @slack_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
@@ -371,9 +377,9 @@ class StaffSlackInput(SlackInput):
                 return response.text("", headers={"X-Slack-No-Retry": "1"})
             content_type = request.headers.get("content-type", "")
             if content_type.startswith("application/json"):
-                return await self._handle_event(request, on_new_message)
+                return await self._handle_event(request, guarded)
             if content_type.startswith("application/x-www-form-urlencoded"):
-                return await self._handle_interaction(request, on_new_message)
+                return await self._handle_interaction(request, guarded)
             return _bad_request("unsupported content type")
 
         return slack_webhook
