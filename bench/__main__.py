@@ -2,17 +2,24 @@
 and the raw figures, each section with the command that reproduces it. bench/REPORT.md is the
 reading of those figures against the targets.
 
-    python -m bench                 # all of them (about 20–30 minutes on 2 cores)
-    python -m bench pipeline nlu    # only some
+    python -m bench                       # all of them (about 1 hour 15 minutes on 2 cores)
+    python -m bench load long             # only some: their sections in RESULTS.md are replaced
+    python -m bench load -- --configs default --levels 1,10   # options for the benchmark(s)
+
+Progress of a benchmark (its stderr) is shown as it runs; its stdout becomes its section.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import os
 import platform
+import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,9 +61,31 @@ BENCHES = {
     "load": (
         "Conversation latency and throughput over the REST channel",
         [PY, "bench/load_bench.py"],
-        "Turns per second and p50/p95/p99 latency at 1, 10 and 50 concurrent conversations.",
+        "A mix of customer conversations (order status, returns, recommendations, FAQ) at 1, 10 "
+        "and 50 concurrent conversations, closed-loop and human-paced, beside the same Rasa "
+        "setup with trivial actions; default and scaled configurations (~15 minutes).",
+    ),
+    "long": (
+        "Long conversations",
+        [PY, "bench/long_bench.py"],
+        "Per-turn latency at turns 1, 50, 100, 200 and 400 of one conversation and of 4 at once, "
+        "with the servers' CPU per turn and the tracker's size (~10 minutes).",
+    ),
+    "staff": (
+        "Staff questions",
+        [PY, "bench/staff_bench.py"],
+        "Stock level, demand forecast (with chart) and reorder advice over the staff console, "
+        "1 and 5 staff at once (~5 minutes).",
+    ),
+    "footprint": (
+        "Footprint: training time and memory",
+        [PY, "bench/footprint_bench.py"],
+        "`rasa train` from scratch, demo build and `shopbot train` at the default size, and the "
+        "servers' memory idle and under load (~10 minutes; `-- --skip-rasa-train` saves 5).",
     ),
 }
+# Benchmarks whose output is Markdown (tables) rather than plain text.
+MARKDOWN = {"load", "long", "staff", "footprint"}
 
 
 def machine() -> str:
@@ -74,46 +103,120 @@ def machine() -> str:
     )
 
 
+_running: subprocess.Popen | None = None
+_terminated = False
+
+
+def _forward_sigterm(_signum, _frame) -> None:
+    """SIGTERM: pass it to the running benchmark (it stops its servers), run no more."""
+    global _terminated
+    _terminated = True
+    if _running is not None and _running.poll() is None:
+        _running.send_signal(signal.SIGTERM)
+
+
+def run_one(cmd: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """(exit code, stdout, last lines of stderr) of ``cmd``; its stderr is shown as it comes."""
+    global _running
+    proc = _running = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    tail: collections.deque[str] = collections.deque(maxlen=60)
+
+    def relay() -> None:
+        for line in proc.stderr:
+            tail.append(line)
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+    relay_thread = threading.Thread(target=relay, daemon=True)
+    relay_thread.start()
+    try:
+        out = proc.stdout.read()
+        code = proc.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the benchmark too (same terminal): let it stop its servers.
+        code = proc.wait()
+        raise
+    relay_thread.join(timeout=5)
+    return code, out, "".join(tail)
+
+
+def demote(markdown: str) -> str:
+    """The benchmark's Markdown with every heading one level down, its first heading dropped
+    (the section's own title replaces it)."""
+    lines = markdown.strip().splitlines()
+    if lines and lines[0].startswith("#"):
+        lines = lines[1:]
+    return "\n".join("#" + line if line.startswith("#") else line for line in lines).strip()
+
+
+def sections_of(text: str) -> dict[str, str]:
+    """The ``## title`` sections of a RESULTS.md, by title."""
+    found: dict[str, str] = {}
+    for block in re.split(r"(?m)^(?=## )", text):
+        if block.startswith("## "):
+            found[block.splitlines()[0][3:].strip()] = block.rstrip() + "\n"
+    return found
+
+
 def main(argv: list[str]) -> int:
+    bench_args: list[str] = []
+    if "--" in argv:
+        argv, bench_args = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     chosen = argv or list(BENCHES)
     unknown = [n for n in chosen if n not in BENCHES]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
         return 2
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", PYTHONPATH=str(ROOT))
-    sections = []
+    report = HERE / "RESULTS.md"
+    sections = sections_of(report.read_text()) if report.exists() else {}
+    failed = 0
+    signal.signal(signal.SIGTERM, _forward_sigterm)
     for name in chosen:
+        if _terminated:
+            break
         title, cmd, what = BENCHES[name]
+        cmd = cmd + bench_args
         if not Path(ROOT / cmd[1]).exists() and cmd[1].startswith("bench/"):
-            sections.append(f"## {title}\n\nNot run: `{cmd[1]}` does not exist yet.\n")
+            sections[title] = f"## {title}\n\nNot run: `{cmd[1]}` does not exist yet.\n"
             continue
         print(f"==> {name}: {' '.join(cmd[1:])}", flush=True)
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        code, out, err = run_one(cmd, env)
         took = time.perf_counter() - started
-        out = (
-            proc.stdout.strip()
-            if proc.returncode == 0
-            else (f"FAILED (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-        )
+        if code == 0:
+            body = demote(out) if name in MARKDOWN else f"```\n{out.strip()}\n```"
+        else:
+            failed += 1
+            body = (
+                f"FAILED (exit {code}). Output so far:\n\n{demote(out) or '(none)'}\n\n"
+                f"Last lines of stderr:\n\n```\n{err[-3000:]}\n```"
+            )
         print(out, flush=True)
         shown = " ".join(
             ["python" if c == PY else Path(c).name if c.endswith("shopbot") else c for c in cmd]
         )
-        sections.append(
-            f"## {title}\n\n{what}\n\nCommand: `{shown}` — took {took:.0f} s, load average "
-            f"{load:.1f} before.\n\n```\n{out}\n```\n"
+        # Markdown benchmarks print their own exact command line.
+        command = "Run" if name in MARKDOWN and code == 0 else f"Command: `{shown}` — run"
+        sections[title] = (
+            f"## {title}\n\n{what}\n\n{command} "
+            f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, took {took:.0f} s, load "
+            f"average {load:.1f} before.\n\n{body}\n"
         )
-    report = HERE / ("RESULTS.md" if not argv else "RESULTS.partial.md")
+    order = [t for t, _, _ in BENCHES.values()]
+    ordered = sorted(sections, key=lambda t: order.index(t) if t in order else len(order))
     report.write_text(
-        f"# shopbot benchmark report\n\nGenerated by `python -m bench {' '.join(argv)}`".rstrip()
-        + f" on "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.\n\n"
-        f"Machine: {machine()}.\n\n" + "\n".join(sections)
+        "# shopbot benchmark results\n\n"
+        "Raw output of `python -m bench` (each section says when and how it was run; "
+        "`python -m bench NAME…` re-runs some and replaces their sections). "
+        "bench/REPORT.md reads these figures against the targets.\n\n"
+        f"Machine: {machine()}.\n\n" + "\n".join(sections[t] for t in ordered)
     )
     print(f"wrote {report.relative_to(ROOT)}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
