@@ -112,8 +112,10 @@ def forecast_report(
                 f"{sum(cols['lo95'][sl]):.0f}–{sum(cols['hi95'][sl]):.0f}",
             ]
         )
-    chosen = e.get("backtest", {}).get(e["method"], {})
-    baseline = e.get("backtest", {}).get("seasonal_naive", {})
+    # A series too short to backtest has None for each method: say "–" rather than fail.
+    backtest = e.get("backtest") or {}
+    chosen = backtest.get(e["method"]) or {}
+    baseline = backtest.get("seasonal_naive") or {}
     total = sum(cols["mean"])
     fields = [
         ("Expected demand", f"{total:,.0f} units in {h} days ({total / h:.2f}/day)"),
@@ -157,7 +159,7 @@ def forecast_report(
             "horizon_days": h,
             "days": e["days"][:h],
             **cols,
-            "backtest": e.get("backtest", {}),
+            "backtest": backtest,
         },
     )
 
