@@ -7,7 +7,7 @@ The same single conversation is also sent to the same Rasa setup with its action
 which separates Rasa's own growth from the action server's. ``--profile`` runs the Rasa server
 under cProfile for the single conversation and prints where its time went.
 
-    python bench/long_bench.py                          # default config, 1 and 4 conversations
+    python bench/long_bench.py                          # default config, 1 and 3 conversations
     python bench/long_bench.py --turns 200 --parallel 1 --no-stub   # a quick look
     python bench/long_bench.py --configs default,scaled --profile
 """
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--configs", default="default", help=f"of: {', '.join(CONFIGS)}")
     p.add_argument("--turns", type=int, default=400)
     p.add_argument(
-        "--parallel", default="1,4", help="conversations at once, one run each (default 1,4)"
+        "--parallel", default="1,3", help="conversations at once, one run each (default 1,3)"
     )
     p.add_argument("--no-stub", action="store_true", help="skip the stubbed-actions run")
     p.add_argument("--profile", action="store_true", help="cProfile the Rasa server (1 conv.)")
