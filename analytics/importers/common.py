@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -803,3 +804,167 @@ def write_in_one_transaction(
             f"{getattr(exc, 'orig', exc)}); nothing was imported"
         ) from None
     return None
+
+
+# ---- the shape every importer shares -----------------------------------------------------------
+
+
+def run_import(
+    engine: Engine,
+    path: str | Path,
+    kind: str,
+    *,
+    progress: Progress | None,
+    clean: Callable[[FileInfo, ImportReport, Progress], Any],
+    write: Callable[[Connection, FileInfo, Any, ImportReport, Progress, float], None],
+    clash: str,
+    check: Callable[[FileInfo], None] | None = None,
+) -> ImportReport:
+    """The report of importing ``path``: steps 1–4 of this module's docstring.
+
+    ``check`` may refuse the file before anything is read; ``clean`` returns the clean rows (it
+    raises ImportFailed when there are none); ``write`` stores them in the one transaction;
+    ``clash`` says what a concurrent import may have written, for the message.
+    """
+    started = time.perf_counter()
+    progress = progress or progress_noop
+    info = inspect_file(path)
+    if check is not None:
+        check(info)
+    with engine.connect() as conn:
+        previous = find_batch(conn, kind, info.sha256)
+    if previous is not None:
+        report = already_imported_report(kind, info, previous)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    report = ImportReport(kind=kind, filename=info.path.name, sha256=info.sha256)
+    rows = clean(info, report, progress)
+    concurrent = write_in_one_transaction(
+        engine, kind, info, lambda conn: write(conn, info, rows, report, progress, started), clash
+    )
+    if concurrent is not None:  # the same file was imported concurrently: that one won
+        return concurrent
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a table file must look like: its columns, which are required, and what to say if not.
+
+    ``layout_error(info, header, positions, where)`` builds the error for a header without the
+    required columns; ``skipped_because`` says in the notes why a workbook's sheet was passed
+    over; ``cut_off(info, why)``,
+    when given, makes a CSV whose last line stops short an error (a file copied while still being
+    written) rather than one malformed row.
+    """
+
+    aliases: dict[str, Sequence[str]]
+    required: Sequence[str]
+    layout_error: Callable[..., ImportFailed]
+    skipped_because: str
+    cut_off: Callable[[FileInfo, str], ImportFailed] | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.aliases)
+
+    def positions(self, header: Sequence[Any]) -> tuple[dict[str, int], bool]:
+        """(column positions, whether every required column is there) of a header row."""
+        positions = match_columns(header, self.aliases)
+        return positions, all(c in positions for c in self.required)
+
+
+def read_table(info: FileInfo, report: ImportReport, progress: Progress, layout: Layout):
+    """Chunks of raw text cells (canonical columns) from a CSV or every matching XLSX sheet."""
+    if info.kind == "xlsx":
+        yield from _read_sheets(info, report, progress, layout)
+        return
+    line = first_line(info)
+    if not line.strip():
+        raise ImportFailed(f"{info.path.name}: the file is empty — nothing to import")
+    delimiter = sniff_delimiter(line, lambda fields: len(match_columns(fields, layout.aliases)))
+    with open_text(info) as fh:
+        lines = _LastLine(fh)
+        reader = csv_reader(lines, delimiter, info.has_nul)
+        header = read_header(reader, info.path.name)
+        if header is None:  # pragma: no cover - first_line found a non-blank line
+            raise ImportFailed(f"{info.path.name}: the file is empty — nothing to import")
+        positions, complete = layout.positions(header)
+        if not complete:
+            raise layout.layout_error(info, header, positions)
+        yield from chunk_frames(
+            reader, len(header), positions, layout.columns, progress, info.path.name
+        )
+        if layout.cut_off is not None:
+            _check_last_line(info, lines.last, delimiter, len(header), layout.cut_off)
+
+
+class _LastLine:
+    """Lines passed through, remembering the last one (to tell a cut-off file)."""
+
+    def __init__(self, lines: Iterable[str]):
+        self.lines = lines
+        self.last = ""
+
+    def __iter__(self):
+        for line in self.lines:
+            self.last = line
+            yield line
+
+
+def _check_last_line(
+    info: FileInfo,
+    last: str,
+    delimiter: str,
+    width: int,
+    cut_off: Callable[[FileInfo, str], ImportFailed],
+) -> None:
+    # A file written to the end finishes its last line (or at least gives it every field); a
+    # last line with neither is where the writing stopped.
+    if last.endswith(("\n", "\r")) or not last.strip():
+        return
+    fields = next(csv.reader([last.replace("\x00", "")], delimiter=delimiter), [])
+    if len(fields) != width:
+        shown = last.strip()[:40]
+        raise cut_off(info, f"its last line {shown!r} stops after {len(fields)} of {width} fields")
+
+
+def _read_sheets(info: FileInfo, report: ImportReport, progress: Progress, layout: Layout):
+    used, first_error = 0, None
+    for name, rows in xlsx_sheets(info):
+        header = next(rows, None)
+        if header is None:
+            continue  # an empty sheet
+        positions, complete = layout.positions(header)
+        if not complete:
+            first_error = first_error or layout.layout_error(
+                info, list(header), positions, f" (sheet {name!r})"
+            )
+            report.notes.append(f"sheet {name!r} skipped: {layout.skipped_because}")
+            continue
+        used += 1
+        yield from xlsx_chunk_frames(rows, positions, layout.columns, progress)
+    if not used:
+        if first_error is not None:
+            raise first_error
+        raise ImportFailed(f"{info.path.name}: the workbook has no data — nothing to import")
+
+
+def clean_chunks(
+    chunks: Iterable[RawChunk],
+    report: ImportReport,
+    clean_chunk: Callable[[pd.DataFrame, int, ImportReport], pd.DataFrame],
+) -> pd.DataFrame:
+    """Every row of the chunks that ``clean_chunk`` keeps, in file order, with the rows read and
+    the malformed ones counted in ``report``; ImportFailed for a file of only a header."""
+    parts = []
+    for chunk in chunks:
+        offset = report.rows_read
+        report.rows_read += len(chunk.frame) + chunk.malformed
+        report.drop("malformed_row", chunk.malformed)
+        parts.append(clean_chunk(chunk.frame, offset, report))
+    if report.rows_read == 0:
+        raise ImportFailed(f"{report.filename}: only a header, no data rows — nothing to import")
+    return pd.concat(parts, ignore_index=True)

@@ -35,7 +35,6 @@ nothing (``import_batches``); another file with the same figures reports them as
 
 from __future__ import annotations
 
-import csv
 import re
 import time
 from pathlib import Path
@@ -69,7 +68,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 REQUIRED = ("sku", "on_hand")
 OPTIONAL = ("on_order", "lead_time_days", "safety_stock")
 FIGURES = ("on_hand", *OPTIONAL)
-COLUMNS = tuple(ALIASES)
 
 # Above these a figure is a typing or export error; they also keep values inside the INTEGER
 # columns of every database.
@@ -85,34 +83,26 @@ def import_inventory(
     Raises ImportFailed (and writes nothing) when the file cannot be imported at all: missing,
     empty or cut off, no header or another layout, an unreadable workbook, or no usable row.
     """
-    started = time.perf_counter()
-    progress = progress or common.progress_noop
-    info = common.inspect_file(path)
-    if info.errors != "strict":
-        raise _cut_off(info, "it ends in the middle of a character")
-    with engine.connect() as conn:
-        previous = common.find_batch(conn, KIND, info.sha256)
-    if previous is not None:
-        report = common.already_imported_report(KIND, info, previous)
-        report.seconds = time.perf_counter() - started
-        return report
-
-    report = ImportReport(kind=KIND, filename=info.path.name, sha256=info.sha256)
-    rows = _clean(_read(info, report, progress), report)
-    concurrent = common.write_in_one_transaction(
+    return common.run_import(
         engine,
+        path,
         KIND,
-        info,
-        lambda conn: _write(conn, info, rows, report, progress, started),
-        "changed the same stock rows",
+        progress=progress,
+        check=_check_encoding,
+        clean=lambda info, report, progress: _clean(
+            common.read_table(info, report, progress, LAYOUT), report
+        ),
+        write=_write,
+        clash="changed the same stock rows",
     )
-    if concurrent is not None:  # the same file was imported concurrently: that one won
-        return concurrent
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 # ---- reading ------------------------------------------------------------------------------------
+
+
+def _check_encoding(info: FileInfo) -> None:
+    if info.errors != "strict":
+        raise _cut_off(info, "it ends in the middle of a character")
 
 
 def _cut_off(info: FileInfo, why: str) -> ImportFailed:
@@ -144,75 +134,13 @@ def _layout_error(
     )
 
 
-class _LastLine:
-    """Lines passed through, remembering the last one (to tell a cut-off file)."""
-
-    def __init__(self, lines):
-        self.lines = lines
-        self.last = ""
-
-    def __iter__(self):
-        for line in self.lines:
-            self.last = line
-            yield line
-
-
-def _read(info: FileInfo, report: ImportReport, progress: Progress):
-    """Chunks of raw text cells (canonical columns) from a CSV or every matching XLSX sheet."""
-    if info.kind == "xlsx":
-        yield from _read_xlsx(info, report, progress)
-        return
-    line = common.first_line(info)
-    if not line.strip():
-        raise ImportFailed(f"{info.path.name}: the file is empty — nothing to import")
-    delimiter = common.sniff_delimiter(
-        line, lambda fields: len(common.match_columns(fields, ALIASES))
-    )
-    with common.open_text(info) as fh:
-        lines = _LastLine(fh)
-        reader = common.csv_reader(lines, delimiter, info.has_nul)
-        header = common.read_header(reader, info.path.name)
-        if header is None:  # pragma: no cover - first_line found a non-blank line
-            raise ImportFailed(f"{info.path.name}: the file is empty — nothing to import")
-        positions = common.match_columns(header, ALIASES)
-        if any(c not in positions for c in REQUIRED):
-            raise _layout_error(info, header, positions)
-        yield from common.chunk_frames(
-            reader, len(header), positions, COLUMNS, progress, info.path.name
-        )
-        _check_last_line(info, lines.last, delimiter, len(header))
-
-
-def _check_last_line(info: FileInfo, last: str, delimiter: str, width: int) -> None:
-    # A file written to the end finishes its last line (or at least gives it every field); a
-    # last line with neither is where the writing stopped.
-    if last.endswith(("\n", "\r")) or not last.strip():
-        return
-    fields = next(csv.reader([last.replace("\x00", "")], delimiter=delimiter), [])
-    if len(fields) != width:
-        shown = last.strip()[:40]
-        raise _cut_off(info, f"its last line {shown!r} stops after {len(fields)} of {width} fields")
-
-
-def _read_xlsx(info: FileInfo, report: ImportReport, progress: Progress):
-    used, first_error = 0, None
-    for name, rows in common.xlsx_sheets(info):
-        header = next(rows, None)
-        if header is None:
-            continue  # an empty sheet
-        positions = common.match_columns(header, ALIASES)
-        if any(c not in positions for c in REQUIRED):
-            first_error = first_error or _layout_error(
-                info, list(header), positions, f" (sheet {name!r})"
-            )
-            report.notes.append(f"sheet {name!r} skipped: it has no sku and on_hand columns")
-            continue
-        used += 1
-        yield from common.xlsx_chunk_frames(rows, positions, COLUMNS, progress)
-    if not used:
-        if first_error is not None:
-            raise first_error
-        raise ImportFailed(f"{info.path.name}: the workbook has no data — nothing to import")
+LAYOUT = common.Layout(
+    aliases=ALIASES,
+    required=REQUIRED,
+    layout_error=_layout_error,
+    skipped_because="it has no sku and on_hand columns",
+    cut_off=_cut_off,
+)
 
 
 # ---- cleaning -----------------------------------------------------------------------------------
@@ -255,15 +183,7 @@ def _clean_chunk(raw: pd.DataFrame, offset: int, report: ImportReport) -> pd.Dat
 
 def _clean(chunks, report: ImportReport) -> pd.DataFrame:
     """Every usable row of the file in file order (SKUs not yet checked against products)."""
-    parts = []
-    for chunk in chunks:
-        offset = report.rows_read
-        report.rows_read += len(chunk.frame) + chunk.malformed
-        report.drop("malformed_row", chunk.malformed)
-        parts.append(_clean_chunk(chunk.frame, offset, report))
-    if report.rows_read == 0:
-        raise ImportFailed(f"{report.filename}: only a header, no data rows — nothing to import")
-    rows = pd.concat(parts, ignore_index=True)
+    rows = common.clean_chunks(chunks, report, _clean_chunk)
     if rows.empty:
         raise report.nothing_usable()
     return rows

@@ -62,38 +62,30 @@ def import_ratings(
     Raises ImportFailed (and writes nothing) when the file cannot be imported at all: missing or
     empty, an unknown layout, or no usable row.
     """
-    started = time.perf_counter()
-    progress = progress or common.progress_noop
-    info = common.inspect_file(path)
+    now = utcnow()
+    return common.run_import(
+        engine,
+        path,
+        KIND,
+        progress=progress,
+        check=_refuse_workbooks,
+        clean=lambda info, report, progress: _clean(_read(info, progress), report, now),
+        write=lambda conn, info, ratings, report, progress, started: _write(
+            conn, info, ratings, report, progress, now, started
+        ),
+        clash="written the same ratings",
+    )
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+def _refuse_workbooks(info: FileInfo) -> None:
     if info.kind == "xlsx":
         raise ImportFailed(
             f"{info.path.name}: ratings are imported from CSV or MovieLens u.data files, not "
             "workbooks — save the sheet as CSV (user_id,item_id,rating[,timestamp])"
         )
-    with engine.connect() as conn:
-        previous = common.find_batch(conn, KIND, info.sha256)
-    if previous is not None:
-        report = common.already_imported_report(KIND, info, previous)
-        report.seconds = time.perf_counter() - started
-        return report
-
-    report = ImportReport(kind=KIND, filename=info.path.name, sha256=info.sha256)
-    now = utcnow()
-    ratings = _clean(_read(info, progress), report, now)
-    concurrent = common.write_in_one_transaction(
-        engine,
-        KIND,
-        info,
-        lambda conn: _write(conn, info, ratings, report, progress, now, started),
-        "written the same ratings",
-    )
-    if concurrent is not None:  # the same file was imported concurrently: that one won
-        return concurrent
-    report.seconds = time.perf_counter() - started
-    return report
-
-
-# ---- reading ------------------------------------------------------------------------------------
 
 
 def _looks_headerless(fields: list[str]) -> bool:

@@ -157,7 +157,6 @@ DISPLAY = {
     "customer_id": "CustomerID (or Customer ID)",
     "country": "Country",
 }
-COLUMNS = tuple(ALIASES)
 # fmt: off
 _DEDUP_COLUMNS = ["invoice", "sku", "description", "quantity", "placed_at", "unit_price",
                   "customer", "country"]
@@ -188,30 +187,21 @@ def import_transactions(
     Raises ImportFailed (and writes nothing) when the file cannot be imported at all: missing or
     empty, no header or another layout, an unreadable workbook, or no usable row.
     """
-    started = time.perf_counter()
-    progress = progress or common.progress_noop
-    info = common.inspect_file(path)
-    with engine.connect() as conn:
-        previous = common.find_batch(conn, KIND, info.sha256)
-    if previous is not None:
-        report = common.already_imported_report(KIND, info, previous)
-        report.seconds = time.perf_counter() - started
-        return report
 
-    report = ImportReport(kind=KIND, filename=info.path.name, sha256=info.sha256)
-    lines = _clean(_read(info, report, progress), report)
-    progress("clean", report.rows_read, report.rows_read)
-    concurrent = common.write_in_one_transaction(
+    def clean(info: FileInfo, report: ImportReport, progress: Progress) -> pd.DataFrame:
+        lines = _clean(common.read_table(info, report, progress, LAYOUT), report)
+        progress("clean", report.rows_read, report.rows_read)
+        return lines
+
+    return common.run_import(
         engine,
+        path,
         KIND,
-        info,
-        lambda conn: _write(conn, info, lines, report, progress, started),
-        "changed the same orders",
+        progress=progress,
+        clean=clean,
+        write=_write,
+        clash="changed the same orders",
     )
-    if concurrent is not None:  # the same file was imported concurrently: that one won
-        return concurrent
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -239,49 +229,12 @@ def _layout_error(
     )
 
 
-def _read(info: FileInfo, report: ImportReport, progress: Progress):
-    """Chunks of raw text cells (canonical columns) from a CSV or every matching XLSX sheet."""
-    if info.kind == "xlsx":
-        yield from _read_xlsx(info, report, progress)
-        return
-    line = common.first_line(info)
-    if not line.strip():
-        raise ImportFailed(f"{info.path.name}: the file is empty — nothing to import")
-    delimiter = common.sniff_delimiter(
-        line, lambda fields: len(common.match_columns(fields, ALIASES))
-    )
-    with common.open_text(info) as fh:
-        reader = common.csv_reader(fh, delimiter, info.has_nul)
-        header = common.read_header(reader, info.path.name)
-        if header is None:  # pragma: no cover - first_line found a non-blank line
-            raise ImportFailed(f"{info.path.name}: the file is empty — nothing to import")
-        positions = common.match_columns(header, ALIASES)
-        if any(c not in positions for c in REQUIRED):
-            raise _layout_error(info, header, positions)
-        yield from common.chunk_frames(
-            reader, len(header), positions, COLUMNS, progress, info.path.name
-        )
-
-
-def _read_xlsx(info: FileInfo, report: ImportReport, progress: Progress):
-    used, first_error = 0, None
-    for name, rows in common.xlsx_sheets(info):
-        header = next(rows, None)
-        if header is None:
-            continue  # an empty sheet
-        positions = common.match_columns(header, ALIASES)
-        if any(c not in positions for c in REQUIRED):
-            first_error = first_error or _layout_error(
-                info, list(header), positions, f" (sheet {name!r})"
-            )
-            report.notes.append(f"sheet {name!r} skipped: not in the Online Retail layout")
-            continue
-        used += 1
-        yield from common.xlsx_chunk_frames(rows, positions, COLUMNS, progress)
-    if not used:
-        if first_error is not None:
-            raise first_error
-        raise ImportFailed(f"{info.path.name}: the workbook has no data — nothing to import")
+LAYOUT = common.Layout(
+    aliases=ALIASES,
+    required=REQUIRED,
+    layout_error=_layout_error,
+    skipped_because="not in the Online Retail layout",
+)
 
 
 # ---- cleaning -----------------------------------------------------------------------------------
@@ -339,15 +292,7 @@ def _clean_chunk(raw: pd.DataFrame, offset: int, report: ImportReport) -> pd.Dat
 
 def _clean(chunks, report: ImportReport) -> pd.DataFrame:
     """All kept rows of the file in file order (after removing exact duplicates)."""
-    parts = []
-    for chunk in chunks:
-        offset = report.rows_read
-        report.rows_read += len(chunk.frame) + chunk.malformed
-        report.drop("malformed_row", chunk.malformed)
-        parts.append(_clean_chunk(chunk.frame, offset, report))
-    if report.rows_read == 0:
-        raise ImportFailed(f"{report.filename}: only a header, no data rows — nothing to import")
-    lines = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    lines = common.clean_chunks(chunks, report, _clean_chunk)
     if len(lines):
         dup = lines.duplicated(subset=_DEDUP_COLUMNS, keep="first")
         report.drop("duplicate_row", int(dup.sum()))
