@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 from conversation import Chat, buttons, is_apology, texts_of
+from race import race
 from sqlalchemy import func, select
 
 from analytics import customer_service as cs
@@ -52,27 +53,6 @@ def _delivered_order(engine) -> dict:
         return {"customer": customer.id, "shirt_item": order.items[0].id}
 
 
-def _race(n: int, work) -> list:
-    """``work(i)`` in n threads released together; each result or exception, in order."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # collected; the test asserts there are none
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    assert not any(t.is_alive() for t in threads), "a racing request never finished"
-    return results
-
-
 def test_fifty_racing_returns_make_one_rma(any_engine):
     ids = _delivered_order(any_engine)
     who = cs.Requester(customer_id=ids["customer"])
@@ -81,7 +61,7 @@ def test_fifty_racing_returns_make_one_rma(any_engine):
         with session_scope(any_engine) as s:
             return cs.create_return(s, "#555001", who, sku="CLO-0900", reason=f"too big ({i})")
 
-    results = _race(RACERS, request_return)
+    results = race(RACERS, request_return)
 
     errors = [r for r in results if isinstance(r, Exception)]
     assert errors == []
@@ -120,7 +100,7 @@ def test_returns_of_other_lines_are_not_blocked_by_the_race(any_engine):
         with session_scope(any_engine) as s:
             return cs.create_return(s, 555001, who, sku=sku, reason="changed my mind")
 
-    results = _race(20, request_return)
+    results = race(20, request_return)
 
     assert [r for r in results if isinstance(r, Exception)] == []
     assert sorted(r.line.sku for r in results if r.created) == ["CLO-0900", "HOM-0900"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from decimal import Decimal
 
 import pytest
+from race import race
 from sqlalchemy import func, select
 
 from analytics import customer_service as cs
@@ -336,26 +336,6 @@ def test_cannot_cancel_someone_elses_order(engine, shop):
     assert status == "pending"
 
 
-def _race(n: int, work):
-    """Run ``work(i)`` in n threads started together; the results or exceptions, in order."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
-
-
 def test_concurrent_cancel_changes_once(any_engine):
     pg_engine = any_engine
     ids = build_shop(pg_engine)
@@ -365,7 +345,7 @@ def test_concurrent_cancel_changes_once(any_engine):
         with session_scope(pg_engine) as s:
             return cs.cancel_order(s, 104300, ada).status
 
-    results = _race(2, cancel)
+    results = race(2, cancel)
     assert sorted(map(type, results), key=lambda t: t.__name__) == [CannotCancel, str]
     assert [r.reason for r in results if isinstance(r, CannotCancel)] == ["cancelled"]
     assert _cancelled_count(pg_engine) == 1
@@ -557,7 +537,7 @@ def test_concurrent_returns_make_one_rma(pg_engine):
         with session_scope(pg_engine) as s:
             return cs.create_return(s, 104240, ada, sku="HOM-0007", reason="Leaks", today=TODAY)
 
-    results = _race(20, request)
+    results = race(20, request)
     errors = [r for r in results if isinstance(r, Exception)]
     assert errors == []
     assert len({r.rma_number for r in results}) == 1

@@ -17,12 +17,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from abuse_support import (
@@ -34,7 +32,8 @@ from abuse_support import (
     slack_posts,
     slack_signature,
 )
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser_support import chromium
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import delete, event, select
 
 from analytics import customer_service as cs
@@ -490,9 +489,6 @@ def test_slack_replies_escape_a_hostile_product_and_question(assistant, hostile_
 
 # ---- the web page ------------------------------------------------------------------------------
 
-CHROMIUM = os.environ.get("SHOPBOT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]  # fmt: skip
 REPLY_TIMEOUT_MS = 90_000
 # Records, before any page script runs, what an injected script or handler would leave behind:
 # a flag it sets, and the Content-Security-Policy violations of blocked inline code (the page's
@@ -507,12 +503,8 @@ INJECTED = "#products img, #products script, #chat-log img, #chat-log script, [o
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: run scripts/setup-browser.sh")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import redis
+from race import race
 from rasa.core.lock_store import LockStore
 from rasa.utils.endpoints import EndpointConfig
 
@@ -44,28 +45,9 @@ def prefix():
     client.close()
 
 
-def _together(n: int, work) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait(timeout=30)
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # collected; the test asserts there are none
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
-
-
 def test_servers_taking_tickets_at_once_get_different_ones(prefix):
     stores = [_store(prefix) for _ in range(SERVERS)]
-    tickets = _together(SERVERS, lambda i: stores[i].issue_ticket("conv-1"))
+    tickets = race(SERVERS, lambda i: stores[i].issue_ticket("conv-1"))
     assert len(set(tickets)) == SERVERS and all(isinstance(t, int) for t in tickets)
     lock = stores[0].get_lock("conv-1")
     assert sorted(t.number for t in lock.tickets) == sorted(tickets)
@@ -90,7 +72,7 @@ def test_one_message_of_a_conversation_at_a_time_across_servers(prefix):
                 inside -= 1
                 served.append(i)
 
-    results = _together(SERVERS, lambda i: asyncio.run(handle(i)))
+    results = race(SERVERS, lambda i: asyncio.run(handle(i)))
     assert results == [None] * SERVERS
     assert sorted(served) == list(range(SERVERS))
     assert most_inside == 1

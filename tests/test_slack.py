@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import json
 import time
@@ -13,39 +11,13 @@ import urllib.request
 import uuid
 
 import pytest
+from abuse_support import slack_event, slack_signature
 from PIL import Image
 
 from bot.staff import REFUSAL
-from servers import SLACK_SIGNING_SECRET, STAFF_SLACK_USER
+from servers import STAFF_SLACK_USER
 
 pytestmark = pytest.mark.rasa
-
-
-def sign(body: bytes, secret: str = SLACK_SIGNING_SECRET, ts: int | None = None) -> dict:
-    ts = str(int(time.time()) if ts is None else ts)
-    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
-
-
-def event(text: str, user: str = STAFF_SLACK_USER, channel: str | None = None) -> dict:
-    ts = f"{time.time():.6f}"
-    return {
-        "token": "unused",
-        "team_id": "T0TEST",
-        "api_app_id": "A0TEST",
-        "type": "event_callback",
-        "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
-        "event_time": int(time.time()),
-        "authorizations": [{"user_id": "UBOTUSER"}],
-        "event": {
-            "type": "message",
-            "channel_type": "im",
-            "channel": channel or "D" + uuid.uuid4().hex[:8].upper(),
-            "user": user,
-            "text": text,
-            "ts": ts,
-        },
-    }
 
 
 def post(assistant, payload, headers: dict | None = None, raw: bytes | None = None):
@@ -55,7 +27,7 @@ def post(assistant, payload, headers: dict | None = None, raw: bytes | None = No
         data=body,
         headers={
             "Content-Type": "application/json",
-            **(headers if headers is not None else sign(body)),
+            **(headers if headers is not None else slack_signature(body)),
         },
     )
     try:
@@ -80,18 +52,18 @@ def test_url_verification(assistant):
     "headers",
     [
         {},  # unsigned
-        sign(b"a different body"),  # signature of something else
-        sign(b"x", secret="wrong-secret"),
+        slack_signature(b"a different body"),  # signature of something else
+        slack_signature(b"x", secret="wrong-secret"),
         "stale",  # correctly signed, 10 minutes old
     ],
     ids=["missing", "other-body", "wrong-secret", "stale"],
 )
 def test_bad_signatures_get_401_and_do_nothing(assistant, headers):
     user = "UBAD" + uuid.uuid4().hex[:6].upper()
-    payload = event("How many CLO-0042 do we have?", user=user)
+    payload = slack_event("How many CLO-0042 do we have?", user=user)
     body = json.dumps(payload).encode()
     if headers == "stale":
-        headers = sign(body, ts=int(time.time()) - 600)
+        headers = slack_signature(body, ts=int(time.time()) - 600)
     status, _, _ = post(assistant, payload, headers=headers, raw=body)
     assert status == 401
     time.sleep(2)
@@ -102,7 +74,7 @@ def test_bad_signatures_get_401_and_do_nothing(assistant, headers):
 
 
 def test_staff_stock_question_is_answered_once_in_the_thread(assistant):
-    payload = event("How many CLO-0042 do we have?")
+    payload = slack_event("How many CLO-0042 do we have?", STAFF_SLACK_USER)
     channel = payload["event"]["channel"]
     # Slack gives up after 3 s: the event is acknowledged before the answer is worked out and
     # posted. The stand-in holds every chat.postMessage for up to 60 s, and post() gives up after
@@ -115,7 +87,7 @@ def test_staff_stock_question_is_answered_once_in_the_thread(assistant):
         assistant.slack.release()
     # Slack retries the same event (e.g. it thought we were slow): acknowledged, not answered.
     retry = dict(
-        sign(json.dumps(payload).encode()),
+        slack_signature(json.dumps(payload).encode()),
         **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
     )
     status, _, headers = post(assistant, payload, headers=retry)
@@ -137,7 +109,7 @@ def test_staff_stock_question_is_answered_once_in_the_thread(assistant):
 
 
 def test_forecast_posts_blocks_and_uploads_a_png_chart(assistant):
-    payload = event("Forecast for EL-1042 next 4 weeks")
+    payload = slack_event("Forecast for EL-1042 next 4 weeks", STAFF_SLACK_USER)
     channel = payload["event"]["channel"]
     assert post(assistant, payload)[0] == 200
     calls = assistant.slack.wait_for(
@@ -163,7 +135,7 @@ def test_forecast_posts_blocks_and_uploads_a_png_chart(assistant):
 
 
 def test_unlisted_slack_user_is_refused_without_data(assistant):
-    payload = event("How many CLO-0042 do we have?", user="UNOTSTAFF")
+    payload = slack_event("How many CLO-0042 do we have?", user="UNOTSTAFF")
     channel = payload["event"]["channel"]
     assert post(assistant, payload)[0] == 200
     calls = assistant.slack.wait_for(lambda c: posts_to(c, channel), timeout=90)
@@ -214,7 +186,7 @@ def test_staff_console_needs_its_token(assistant):
 def test_staff_get_an_apology_in_the_thread_when_the_action_server_is_down(assistant):
     from bot.channels.guard import APOLOGY
 
-    payload = event("What should I reorder?")
+    payload = slack_event("What should I reorder?", STAFF_SLACK_USER)
     channel = payload["event"]["channel"]
     assistant.stop_actions()
     try:
@@ -227,7 +199,7 @@ def test_staff_get_an_apology_in_the_thread_when_the_action_server_is_down(assis
     finally:
         assistant.start_actions()
     # The failed turn was forgotten: asking again in the same thread gets the report.
-    again = event("What should I reorder?", channel=channel)
+    again = slack_event("What should I reorder?", STAFF_SLACK_USER, channel=channel)
     again["event"]["thread_ts"] = payload["event"]["ts"]
     assert post(assistant, again)[0] == 200
     assistant.slack.wait_for(lambda c: len(posts_to(c, channel)) >= 2, timeout=90)
