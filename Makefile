@@ -15,7 +15,7 @@ help:
 	@echo "make demo   build the demo shop database if there is none"
 	@echo "make train  train the analytics and the Rasa model if missing or stale"
 	@echo "make lint   ruff check and format check"
-	@echo "make bench  run the benchmarks and write bench/REPORT.md"
+	@echo "make bench  run the benchmarks and write their figures to bench/RESULTS.md"
 
 setup:
 	@scripts/setup-venv.sh
