@@ -42,28 +42,14 @@ from bench.loadkit.world import (  # noqa: E402
     stop_on_sigterm,
 )
 from bench.pipeline_bench import measure  # noqa: E402
-from bot.rasa_model import ROOT, rasa_bin, rasa_env  # noqa: E402
+from bot.rasa_model import ROOT, rasa_env, train_command  # noqa: E402
 
 
 def rasa_train_from_scratch() -> dict:
     """Wall/CPU seconds and peak RSS of ``rasa train`` with an empty cache, in a temp folder."""
     with tempfile.TemporaryDirectory(prefix="shopbot-rasa-train-") as tmp:
         env = dict(rasa_env(), RASA_CACHE_DIRECTORY=str(Path(tmp) / "cache"))
-        domain = "domain" if (ROOT / "domain").is_dir() else "domain.yml"
-        cmd = [
-            rasa_bin(),
-            "train",
-            "--config",
-            "config.yml",
-            "--domain",
-            domain,
-            "--data",
-            "data",
-            "--out",
-            str(Path(tmp) / "models"),
-            "--fixed-model-name",
-            "footprint",
-        ]
+        cmd = train_command(ROOT, Path(tmp) / "models", "footprint")
         log("rasa train from scratch (a few minutes)")
         old = os.getcwd()
         os.chdir(ROOT)

@@ -47,6 +47,25 @@ def rasa_bin() -> str:
     return str(Path(sys.executable).parent / "rasa")
 
 
+def train_command(root: Path, out_dir: Path, name: str) -> list[str]:
+    """The ``rasa train`` command line (run in ``root``) that writes ``out_dir/name.tar.gz``."""
+    domain = "domain" if (root / "domain").is_dir() else "domain.yml"
+    return [
+        rasa_bin(),
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        domain,
+        "--data",
+        "data",
+        "--out",
+        str(out_dir),
+        "--fixed-model-name",
+        name,
+    ]
+
+
 def cache_dir() -> Path | None:
     """Where trained models are also kept across clones (like pip's cache): the same training
     inputs give the same model, so a fresh checkout need not train for minutes again.
@@ -71,21 +90,7 @@ def ensure_model(root: Path = ROOT, models_dir: Path | None = None) -> tuple[Pat
         shutil.copyfile(cached, tmp)
         os.replace(tmp, target)
         return target, False
-    domain = "domain" if (root / "domain").is_dir() else "domain.yml"
-    cmd = [
-        rasa_bin(),
-        "train",
-        "--config",
-        "config.yml",
-        "--domain",
-        domain,
-        "--data",
-        "data",
-        "--out",
-        str(target.parent),
-        "--fixed-model-name",
-        target.name[: -len(".tar.gz")],
-    ]
+    cmd = train_command(root, target.parent, target.name[: -len(".tar.gz")])
     print(f"==> training the Rasa model ({' '.join(cmd[1:2])}, a few minutes)", file=sys.stderr)
     subprocess.run(cmd, cwd=root, env=rasa_env(), check=True)
     if cached is not None:
