@@ -40,7 +40,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-CHECKED_RASA = ("3.6.",)
+# The exact Rasa versions these patches were read against and tested with.
+CHECKED_RASA = ("3.6.21",)
 _installed = False
 _originals: list[tuple[type, str, Any]] = []
 
@@ -122,9 +123,7 @@ def install() -> bool:
         (DialogueStateTracker, "_undo_till_previous"),
         (DialogueStateTracker, "_undo_till_previous_loop_execution"),
     ]
-    if not rasa.__version__.startswith(CHECKED_RASA) or not all(
-        hasattr(cls, name) for cls, name in needed
-    ):
+    if rasa.__version__ not in CHECKED_RASA or not all(hasattr(cls, name) for cls, name in needed):
         log.warning(
             "shopbot's speed-ups were checked against Rasa %s, not %s: not installed "
             "(everything works, turns just cost more CPU)",
@@ -231,6 +230,9 @@ class _StateScan:
         self.may_hide: list[bool] = []
         self.latest: list[Any] = []
         self.raw: dict[int, dict] = {}  # turn -> Domain.get_active_state of the tracker then
+        # Loop name -> (position in ``applied`` of its latest execution, that execution's turn,
+        # the tracker right after it): where a later execution folds the loop's turns back to.
+        self.loop_marks: dict[str, tuple[int, int, Any]] = {}
 
     def _visit(self, hide_rule_turn: bool, build: bool) -> None:
         prior = self.prior
@@ -251,12 +253,14 @@ class _StateScan:
         self.loop_names = {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
         applied = (_rasa_applied_events or type(tracker).applied_events)(tracker)
         self._reset(tracker)
-        for event in applied:
+        for position, event in enumerate(applied):
             if isinstance(event, ActionExecuted):
                 self._visit(event.hide_rule_turn, build=False)
             self.prior.update(event)
+            self._mark_loop(event, position)
         keep = self._turns_to_keep()
         hides, may_hide, latest, final_prior = self.hides, self.may_hide, self.latest, self.prior
+        loop_marks = self.loop_marks
         self._reset(tracker)
         turn = 0
         for event in applied:
@@ -266,8 +270,39 @@ class _StateScan:
                 turn += 1
             self.prior.update(event)
         self.applied, self.hides, self.may_hide, self.latest = applied, hides, may_hide, latest
-        self.prior = final_prior
+        self.prior, self.loop_marks = final_prior, loop_marks
         self._mark(tracker)
+
+    def _mark_loop(self, event: Any, position: int) -> None:
+        from rasa.shared.core.events import ActionExecuted
+
+        if isinstance(event, ActionExecuted) and event.action_name in self.loop_names:
+            self.loop_marks[event.action_name] = (position, len(self.hides) - 1, _clone(self.prior))
+
+    def _fold_loop(self, loop_name: str) -> bool:
+        """Does what ``applied_events`` does for a repeated execution of ``loop_name``: drops the
+        actions and user messages since its previous execution (and not this one); False if
+        that execution's tracker was not kept."""
+        from rasa.shared.core.events import ActionExecuted
+
+        mark = self.loop_marks.get(loop_name)
+        undo_till_previous_loop_execution(loop_name, self.applied)
+        position = None  # the previous execution: now the last action left
+        for i in range(len(self.applied) - 1, -1, -1):
+            event = self.applied[i]
+            if isinstance(event, ActionExecuted) and event.action_name == loop_name:
+                position = i
+                break
+        if mark is None or position is None or mark[0] != position:
+            return False
+        _, turn, after = mark
+        self.prior = _clone(after)
+        for event in self.applied[position + 1 :]:  # the events it kept (no actions)
+            self.prior.update(event)
+        del self.hides[turn + 1 :], self.may_hide[turn + 1 :], self.latest[turn + 1 :]
+        self.raw = {t: state for t, state in self.raw.items() if t <= turn}
+        self.loop_marks = {n: m for n, m in self.loop_marks.items() if m[0] <= position}
+        return True
 
     def _mark(self, tracker: Any) -> None:
         events = tracker.events
@@ -311,10 +346,13 @@ class _StateScan:
                         event.action_name, self.applied
                     )
                 ):
-                    return False  # the loop's turns are folded together
+                    if not self._fold_loop(event.action_name):
+                        return False
+                    continue  # the loop's turns are folded together, this execution dropped
                 self._visit(event.hide_rule_turn, build=True)
             self.applied.append(event)
             self.prior.update(event)
+            self._mark_loop(event, len(self.applied) - 1)
         self._mark(tracker)
         if len(self.raw) > 4 * SCAN_KEEP:
             keep = self._turns_to_keep()
@@ -328,6 +366,7 @@ class _StateScan:
         new.applied, new.hides = list(self.applied), list(self.hides)
         new.may_hide, new.latest = list(self.may_hide), list(self.latest)
         new.raw, new.loop_names = dict(self.raw), set(self.loop_names)
+        new.loop_marks = dict(self.loop_marks)
         new.prior = _clone(self.prior)
         new._mark(tracker)
         return new
@@ -741,7 +780,7 @@ def copy_tracker(self: Any) -> Any:
 # state scan, for the copies and predictions of its turn.
 
 SQL_CACHED_CONVERSATIONS = 64
-SQL_CACHED_EVENTS = 200_000
+SQL_CACHED_EVENTS = 50_000  # bounds the memory they take (~20 conversations of 400 turns)
 _READ_CACHE_ATTR = "_shopbot_read_cache"
 
 
