@@ -197,6 +197,16 @@ def uninstall() -> None:
 # the kept turns cannot give exactly Rasa's states, Rasa's own code computes them all.
 
 SCAN_KEEP = 40
+scan_errors: list[str] = []  # the conversations whose scan failed (logged; tests expect none)
+
+
+def _scan_failed(tracker: Any) -> None:
+    """Logs a failed scan and drops it; Rasa's own code then does the work."""
+    log.exception("state scan of %s failed; using Rasa's own code", tracker.sender_id)
+    scan_errors.append(tracker.sender_id)
+    tracker.__dict__.pop(_SCAN_ATTR, None)
+
+
 _SCAN_ATTR = "_shopbot_state_scan"
 _rasa_max_history_prediction_states = None
 _rasa_rule_prediction_states = None
@@ -554,7 +564,11 @@ def last_states(
         _is_prev_action_unlikely_intent_in_state,
     )
 
-    states, complete = _scan(tracker, domain).states(ignore_rule_only_turns, rule_only_data)
+    try:
+        states, complete = _scan(tracker, domain).states(ignore_rule_only_turns, rule_only_data)
+    except Exception:  # a bug here must not cost the turn: Rasa's own code gives the states
+        _scan_failed(tracker)
+        return None
     if states is None:
         return None
     if ignore_action_unlikely_intent:
@@ -874,7 +888,10 @@ def retrieve(store: Any, sender_id: str) -> Any:
         entry.count += len(rows)
         entry.last_id, entry.last_timestamp = rows[-1].id, rows[-1].timestamp
     if _is_live_tracker(entry.tracker):
-        _scan(entry.tracker, store.domain)  # follows the new rows too, for the policies
+        try:
+            _scan(entry.tracker, store.domain)  # follows the new rows too, for the policies
+        except Exception:  # the policies then scan (or use Rasa's code) themselves
+            _scan_failed(entry.tracker)
     cache[sender_id] = entry
     total = sum(len(e.tracker.events) for e in cache.values())
     while len(cache) > SQL_CACHED_CONVERSATIONS or (len(cache) > 1 and total > SQL_CACHED_EVENTS):

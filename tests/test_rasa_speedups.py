@@ -494,8 +494,27 @@ def test_states_of_a_conversation_read_back_turn_by_turn_are_rasas(
             await store.save(tracker)
         return compared
 
+    errors_before = len(rasa_speedups.scan_errors)
     compared = asyncio.run(run())
+    assert len(rasa_speedups.scan_errors) == errors_before  # never fell back on an error
     assert compared > 150
     assert len(rebuilt) < compared / 4
     assert inherited  # some states took their user input from before the states built
     assert sum(folded) > 10  # form turns folded together without scanning again
+
+
+def test_a_failing_scan_costs_nothing_but_speed(processor, conversation, monkeypatch):
+    """Should the state scan ever fail, the policies get their states from Rasa's own code (and
+    the failure is logged): the predictions stay Rasa's."""
+    points = action_points(conversation)[::25]
+    with rasas_own_code():
+        expected = [predict(processor, tracker_of(processor, conversation[:p])) for p in points]
+
+    def broken(scan, *args):
+        raise RuntimeError("a bug in the scan")
+
+    monkeypatch.setattr(rasa_speedups._StateScan, "states", broken)
+    errors_before = len(rasa_speedups.scan_errors)
+    got = [predict(processor, tracker_of(processor, conversation[:p])) for p in points]
+    assert got == expected
+    assert len(rasa_speedups.scan_errors) > errors_before
