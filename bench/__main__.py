@@ -68,7 +68,7 @@ BENCHES = {
     "long": (
         "Long conversations",
         [PY, "bench/long_bench.py"],
-        "Per-turn latency at turns 1, 50, 100, 200 and 400 of one conversation and of 4 at once, "
+        "Per-turn latency at turns 1, 50, 100, 200 and 400 of one conversation and of 3 at once, "
         "with the servers' CPU per turn and the tracker's size (~10 minutes).",
     ),
     "staff": (

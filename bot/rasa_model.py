@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,16 @@ def cache_dir() -> Path | None:
     return Path(value) if value else Path.home() / ".cache" / "shopbot" / "rasa-models"
 
 
+def _copy_whole(source: Path, target: Path) -> None:
+    """Copies ``source`` to ``target`` so that no reader ever sees a partial ``target``."""
+    tmp = target.parent / f".{target.name}.{os.getpid()}.partial"
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def ensure_model(root: Path = ROOT, models_dir: Path | None = None) -> tuple[Path, bool]:
     """The path of an up-to-date model, training it first if needed; and whether it trained."""
     target = model_path(root, models_dir)
@@ -86,19 +97,20 @@ def ensure_model(root: Path = ROOT, models_dir: Path | None = None) -> tuple[Pat
     cached = cache / target.name if cache else None
     if cached is not None and cached.exists():
         print(f"==> using the cached Rasa model {cached}", file=sys.stderr)
-        tmp = target.with_suffix(".partial")
-        shutil.copyfile(cached, tmp)
-        os.replace(tmp, target)
+        _copy_whole(cached, target)
         return target, False
-    cmd = train_command(root, target.parent, target.name[: -len(".tar.gz")])
-    print(f"==> training the Rasa model ({' '.join(cmd[1:2])}, a few minutes)", file=sys.stderr)
-    subprocess.run(cmd, cwd=root, env=rasa_env(), check=True)
+    name = target.name[: -len(".tar.gz")]
+    # Trained into a folder of its own and moved into place whole: a server loading the model
+    # (or a second process training it) never sees a half-written archive.
+    with tempfile.TemporaryDirectory(prefix=".training-", dir=target.parent) as tmp:
+        cmd = train_command(root, Path(tmp), name)
+        print("==> training the Rasa model (rasa train, a few minutes)", file=sys.stderr)
+        subprocess.run(cmd, cwd=root, env=rasa_env(), check=True)
+        os.replace(Path(tmp) / target.name, target)
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".partial")
-            shutil.copyfile(target, tmp)
-            os.replace(tmp, cached)
+            _copy_whole(target, cached)
             for old in sorted(cache.glob("shopbot-*.tar.gz"), key=lambda p: p.stat().st_mtime)[:-3]:
                 old.unlink(missing_ok=True)  # keep the three newest
         except OSError as err:  # a cache is a convenience, never a reason to fail
