@@ -17,6 +17,7 @@ from actions.common import (
     ShopAction,
     bot_asked_just_before,
     first_value,
+    latest_entity,
     latest_text,
     lookup_failed_events,
     lookups_exhausted,
@@ -266,3 +267,65 @@ class ActionAskOrderNumber(ShopAction):
             ],
         )
         return []
+
+
+def _intent_button(title: str, intent: str, **entities: str) -> dict[str, str]:
+    """A quick reply that sends ``intent`` with ``entities`` (so the form needn't ask again)."""
+    return {"title": title, "payload": f"/{intent}" + (json.dumps(entities) if entities else "")}
+
+
+class ActionOfferOrderChoices(ShopAction):
+    """An order number, e-mail or RMA typed outside any question: asks what to do with it.
+
+    Without this, a bare "#104233" got the "I didn't understand" answer. The details go into
+    their slots, so the form the customer picks next doesn't ask for them again (it still checks
+    that the order is theirs).
+    """
+
+    NAME = "action_offer_order_choices"
+
+    def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        text = latest_text(tracker)
+        rma = cs.parse_rma_number(latest_entity(tracker, "rma_number") or text)
+        # The NLU may miss the entity in a bare message: read the text as the forms do.
+        number = cs.parse_order_number(latest_entity(tracker, "order_number") or text)
+        email = cs.normalise_email(latest_entity(tracker, "email")) or next(
+            filter(None, map(cs.normalise_email, text.split())), None
+        )
+        events: list[EventType] = []
+        if email:
+            events.append(SlotSet("email", email))
+        if rma:
+            dispatcher.utter_message(
+                text=f"Would you like to know where return {rma} stands?",
+                buttons=[
+                    _intent_button("Where is my return?", "return_status", rma_number=rma),
+                    HANDOFF_BUTTON,
+                ],
+            )
+            return events + [SlotSet("rma_number", rma)]
+        if number:
+            order = {"order_number": str(number)}
+            dispatcher.utter_message(
+                text=f"What would you like to do with order #{number}?",
+                buttons=[
+                    _intent_button("Where is it?", "order_status", **order),
+                    _intent_button("Return an item", "request_return", **order),
+                    _intent_button("Cancel it", "cancel_order", **order),
+                ],
+            )
+            return events + [SlotSet("order_number", str(number))]
+        if email:
+            lead = f"Thanks, I've noted {email}. What would you like to do?"
+        else:
+            lead = "What would you like to do? I can help with an order or a return."
+        dispatcher.utter_message(
+            text=lead,
+            buttons=[
+                _intent_button("Where is my order?", "order_status"),
+                _intent_button("Return an item", "request_return"),
+                _intent_button("Cancel an order", "cancel_order"),
+                _intent_button("Where is my return?", "return_status"),
+            ],
+        )
+        return events

@@ -487,6 +487,51 @@ def test_cannot_cancel_shipped_or_someone_elses_order(engine, shop):
 # ---- returns -----------------------------------------------------------------------------------
 
 
+def test_bare_order_number_outside_a_form_offers_what_to_do_with_it():
+    order = {"order_number": "104233"}
+    for trk in (
+        tracker("#104233", entities=[{"entity": "order_number", "value": "#104233"}]),
+        tracker("it's 104233"),  # the NLU missed the entity: the text is read as the forms do
+    ):
+        events, messages = run(orders.ActionOfferOrderChoices(), trk)
+        assert texts(messages) == ["What would you like to do with order #104233?"]
+        assert [b["payload"] for b in messages[0]["buttons"]] == [
+            "/order_status" + json.dumps(order),
+            "/request_return" + json.dumps(order),
+            "/cancel_order" + json.dumps(order),
+        ]
+        assert events == [SlotSet("order_number", "104233")]
+
+
+def test_bare_email_or_rma_outside_a_form_is_kept_and_offers_choices():
+    trk = tracker(
+        "Jane.Doe@Example.com", entities=[{"entity": "email", "value": "Jane.Doe@Example.com"}]
+    )
+    events, messages = run(orders.ActionOfferOrderChoices(), trk)
+    assert texts(messages) == [
+        "Thanks, I've noted jane.doe@example.com. What would you like to do?"
+    ]
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        "/order_status",
+        "/request_return",
+        "/cancel_order",
+        "/return_status",
+    ]
+    assert events == [SlotSet("email", "jane.doe@example.com")]
+
+    # An RMA's digits are not an order number.
+    events, messages = run(orders.ActionOfferOrderChoices(), tracker("RMA-104233"))
+    assert texts(messages) == ["Would you like to know where return RMA-104233 stands?"]
+    assert messages[0]["buttons"][0]["payload"] == "/return_status" + json.dumps(
+        {"rma_number": "RMA-104233"}
+    )
+    assert events == [SlotSet("rma_number", "RMA-104233")]
+
+    events, messages = run(orders.ActionOfferOrderChoices(), tracker("the kettle"))
+    assert texts(messages) == ["What would you like to do? I can help with an order or a return."]
+    assert events == []
+
+
 def _returns(engine) -> int:
     with session_scope(engine) as s:
         return s.execute(select(func.count()).select_from(Return)).scalar_one()
