@@ -59,6 +59,17 @@ def test_guest_order_status_needs_the_orders_email(assistant):
     assert "DHL" in reply and "JD0146104233001" in reply
 
 
+def test_bare_order_number_gets_choices_and_the_button_checks_that_order(assistant):
+    chat = Chat(assistant)
+    replies = chat.say("#104233")
+    assert "What would you like to do with order #104233?" in [r.get("text") for r in replies]
+    buttons = {b["title"]: b["payload"] for r in replies for b in r.get("buttons", [])}
+    assert set(buttons) == {"Where is it?", "Return an item", "Cancel it"}
+    assert "e-mail" in chat.texts(buttons["Where is it?"])  # a guest proves the order is theirs
+    reply = chat.texts("ada@example.com")
+    assert "DHL" in reply and "JD0146104233001" in reply
+
+
 def test_guest_with_the_wrong_email_learns_nothing(assistant):
     chat = Chat(assistant)
     chat.say("where is my order #104233")
