@@ -29,7 +29,9 @@ pytestmark = []
 
 def _shop(session):
     c = Customer(email="ada@example.com", name="Ada Lovelace", country="UK")
-    p = Product(sku="CLO-0042", name="Blue linen shirt", category="clothing", price=Decimal("39.90"))
+    p = Product(
+        sku="CLO-0042", name="Blue linen shirt", category="clothing", price=Decimal("39.90")
+    )
     session.add_all([c, p])
     session.flush()
     o = Order(
@@ -45,11 +47,17 @@ def _shop(session):
     )
     o.items.append(OrderItem(product_id=p.id, quantity=2, unit_price=Decimal("39.90")))
     o.shipments.append(
-        Shipment(carrier="DHL", tracking_number="JD0146000012345", status="in_transit",
-                 estimated_delivery=dt.date(2026, 11, 5))
+        Shipment(
+            carrier="DHL",
+            tracking_number="JD0146000012345",
+            status="in_transit",
+            estimated_delivery=dt.date(2026, 11, 5),
+        )
     )
     session.add_all([o, Inventory(product_id=p.id, on_hand=12, on_order=5, lead_time_days=10)])
-    session.add(Rating(customer_id=c.id, product_id=p.id, rating=5, rated_at=dt.datetime(2026, 11, 6)))
+    session.add(
+        Rating(customer_id=c.id, product_id=p.id, rating=5, rated_at=dt.datetime(2026, 11, 6))
+    )
     return c, p, o
 
 
@@ -76,7 +84,11 @@ def test_one_return_per_order_line(any_engine):
         s.add(Return(rma_number="RMA-000001", order_id=order_id, order_item_id=item_id, quantity=1))
     with pytest.raises(IntegrityError):
         with session_scope(any_engine) as s:
-            s.add(Return(rma_number="RMA-000002", order_id=order_id, order_item_id=item_id, quantity=1))
+            s.add(
+                Return(
+                    rma_number="RMA-000002", order_id=order_id, order_item_id=item_id, quantity=1
+                )
+            )
     with session_scope(any_engine) as s:
         assert s.scalar(select(func.count()).select_from(Return)) == 1
 
@@ -85,8 +97,9 @@ def test_one_return_per_order_line(any_engine):
     "bad",
     [
         lambda c, p: Rating(customer_id=c.id, product_id=p.id, rating=6),
-        lambda c, p: Order(order_number=1, customer_id=c.id, status="lost",
-                           placed_at=dt.datetime(2026, 1, 1)),
+        lambda c, p: Order(
+            order_number=1, customer_id=c.id, status="lost", placed_at=dt.datetime(2026, 1, 1)
+        ),
         lambda c, p: Product(sku="CLO-0042", name="duplicate sku", price=1),
     ],
     ids=["rating-out-of-range", "unknown-order-status", "duplicate-sku"],
@@ -126,4 +139,6 @@ def test_migrations_down_and_up(any_engine):
     assert set(inspect(any_engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(any_engine)
     assert migrate.current_revision(any_engine) == migrate.head_revision()
-    assert {"orders", "returns", "ratings", "reorder_advice"} <= set(inspect(any_engine).get_table_names())
+    assert {"orders", "returns", "ratings", "reorder_advice"} <= set(
+        inspect(any_engine).get_table_names()
+    )

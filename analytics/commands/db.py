@@ -35,6 +35,9 @@ def _downgrade(args) -> int:
 
 def _current(args) -> int:
     cur, head = migrate.current_revision(), migrate.head_revision()
-    emit(args, {"current": cur, "head": head, "up_to_date": cur == head},
-         f"current: {cur or 'base (empty)'}  head: {head}")
+    emit(
+        args,
+        {"current": cur, "head": head, "up_to_date": cur == head},
+        f"current: {cur or 'base (empty)'}  head: {head}",
+    )
     return 0

@@ -39,7 +39,13 @@ NAMING_CONVENTION = {
 Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 CATEGORIES = ("clothing", "electronics", "home", "beauty", "food")
-CATEGORY_CODES = {"clothing": "CLO", "electronics": "EL", "home": "HOM", "beauty": "BEA", "food": "FOO"}
+CATEGORY_CODES = {
+    "clothing": "CLO",
+    "electronics": "EL",
+    "home": "HOM",
+    "beauty": "BEA",
+    "food": "FOO",
+}
 
 ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled")
 SHIPMENT_STATUSES = ("label_created", "in_transit", "out_for_delivery", "delivered", "exception")
@@ -122,7 +128,9 @@ class OrderItem(Base):
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
 
     id = Column(Integer, primary_key=True)
-    order_id = Column(Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True)
+    order_id = Column(
+        Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     product_id = Column(Integer, ForeignKey("products.id"), nullable=False, index=True)
     quantity = Column(Integer, nullable=False)
     unit_price = Column(Numeric(10, 2), nullable=False)
@@ -135,7 +143,9 @@ class Shipment(Base):
     __tablename__ = "shipments"
 
     id = Column(Integer, primary_key=True)
-    order_id = Column(Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True)
+    order_id = Column(
+        Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     carrier = Column(String(40), nullable=False)
     tracking_number = Column(String(64), nullable=False)
     status = Column(String(20), nullable=False, default="label_created")
@@ -246,7 +256,9 @@ class AnalyticsRun(Base):
     __tablename__ = "analytics_runs"
 
     id = Column(Integer, primary_key=True)
-    kind = Column(String(20), nullable=False, index=True)  # segments | forecast | reorder | recommender
+    kind = Column(
+        String(20), nullable=False, index=True
+    )  # segments | forecast | reorder | recommender
     model_version = Column(String(64), nullable=False)
     started_at = Column(DateTime, nullable=False, default=utcnow)
     finished_at = Column(DateTime)
