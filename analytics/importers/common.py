@@ -886,7 +886,8 @@ def read_table(info: FileInfo, report: ImportReport, progress: Progress, layout:
         raise ImportFailed(f"{info.path.name}: the file is empty — nothing to import")
     delimiter = sniff_delimiter(line, lambda fields: len(match_columns(fields, layout.aliases)))
     with open_text(info) as fh:
-        lines = _LastLine(fh)
+        # Remembering the last line costs a generator step per line: only when it is checked.
+        lines = _LastLine(fh) if layout.cut_off is not None else fh
         reader = csv_reader(lines, delimiter, info.has_nul)
         header = read_header(reader, info.path.name)
         if header is None:  # pragma: no cover - first_line found a non-blank line
