@@ -21,7 +21,10 @@ grew with the conversation's length, in four places each fixed below with the sa
 the dialogue states every policy asks for (built for the whole history, used for the last few
 turns), copying the tracker before every action (a replay of every event), ``applied_events``
 (a copy of its list for every undone event), and the SQL tracker store reading and rebuilding
-the whole session every turn (``ShopSQLTrackerStore.retrieve`` uses :func:`retrieve`).
+the whole session every turn (``ShopSQLTrackerStore.retrieve`` uses :func:`retrieve`, and its
+save counts the stored rows more cheaply: :func:`additional_events`). And every call to the
+action server carried the whole session with every message's full NLU result (1.6 MB at turn
+400): it now carries the recent events, enough for the actions (:func:`action_server_state`).
 
 All patch Rasa internals, so they only apply to the Rasa versions they were checked against and
 otherwise leave Rasa alone (logged). tests/test_rasa_speedups.py compares each with Rasa's own
@@ -74,6 +77,92 @@ def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
     raise error
 
 
+# --- What a custom action gets: the recent events, not the whole session -------------------
+#
+# Rasa sends the conversation's whole session with every call to the action server
+# (``RemoteAction._action_call_format``: ``current_state(EventVerbosity.ALL)``), and every user
+# message in it carries its full NLU result (intent ranking, response selector rankings). At
+# turn 400 that is 1.6 MB, turned into dicts, encoded as JSON and parsed again by the action
+# server for every call. Here the action server gets the tracker state Rasa would send (slots,
+# latest message, active loop, paused, follow-up action, latest action: all unchanged) with
+# the events from a user turn far enough back to hold the last ``ACTION_SERVER_LINES`` lines
+# of the conversation (what a hand-off ticket's transcript shows: actions.common.transcript),
+# and the user messages before the latest without their rankings (intent, entities, text and
+# metadata stay). rasa_sdk's ``Tracker.applied_events`` then gives exactly the applied events
+# from the cut on (undoing only ever removes the latest events, so an undo reaching before the
+# cut just empties the list, as it removes those events on the whole session too), and
+# ``slots_to_validate``, the latest input channel and the transcript are unchanged.
+# tests/test_rasa_speedups.py checks this turn by turn on a long conversation.
+
+ACTION_SERVER_LINES = 200  # = actions.common.transcript's default limit (checked by a test)
+_SLIM_PARSE_DATA = ("intent_ranking", "response_selector")
+
+
+def action_server_events_start(events: list) -> int:
+    """Index of the first of ``events`` (a session) sent to the action server: the
+    ``action_listen`` before a user message with at least ``ACTION_SERVER_LINES`` lines of
+    conversation from it on; 0 for a shorter conversation."""
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+
+    lines, index = 0, len(events)
+    while index > 0 and lines < ACTION_SERVER_LINES:
+        index -= 1
+        event = events[index]
+        if isinstance(event, (UserUttered, BotUttered)) and event.text:
+            lines += 1
+    while index > 0 and not isinstance(events[index], UserUttered):
+        index -= 1
+    if index > 0 and isinstance(events[index - 1], ActionExecuted):
+        index -= 1
+    return index
+
+
+def _slim_user_event(event: dict) -> dict:
+    parse_data = event.get("parse_data")
+    if isinstance(parse_data, dict) and any(key in parse_data for key in _SLIM_PARSE_DATA):
+        event = dict(event)
+        event["parse_data"] = {k: v for k, v in parse_data.items() if k not in _SLIM_PARSE_DATA}
+    return event
+
+
+def action_server_state(tracker: Any) -> dict:
+    """The tracker state sent to the action server: Rasa's, with the recent events only."""
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import EventVerbosity
+
+    state = tracker.current_state(EventVerbosity.NONE)
+    events = list(tracker.events)
+    start = action_server_events_start(events)
+    latest_user = next(
+        (i for i in range(len(events) - 1, start - 1, -1) if isinstance(events[i], UserUttered)),
+        -1,
+    )
+    state["events"] = [
+        _slim_user_event(e.as_dict())
+        if i < latest_user and isinstance(e, UserUttered)
+        else e.as_dict()
+        for i, e in enumerate(itertools.islice(events, start, None), start)
+    ]
+    return state
+
+
+def action_call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
+    """``RemoteAction._action_call_format`` with :func:`action_server_state` as the tracker."""
+    import rasa
+
+    result = {
+        "next_action": self._name,
+        "sender_id": tracker.sender_id,
+        "tracker": action_server_state(tracker),
+        "version": rasa.__version__,
+    }
+    if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(
+        self.name()
+    ):
+        result["domain"] = domain.as_dict()
+    return result
+
+
 _event_classes: dict[str, type] = {}
 _rasa_resolve_by_type = None
 
@@ -109,6 +198,8 @@ def install() -> bool:
 
     needed = [
         (RemoteAction, "_validate_action_result"),
+        (RemoteAction, "_action_call_format"),
+        (RemoteAction, "_is_selective_domain_enabled"),
         (Event, "resolve_by_type"),
         (MaxHistoryTrackerFeaturizer, "prediction_states"),
         (RulePolicy, "_prediction_states"),
@@ -138,6 +229,7 @@ def install() -> bool:
     _rasa_applied_events = DialogueStateTracker.applied_events
     patches = [
         (RemoteAction, "_validate_action_result", validate_action_result),
+        (RemoteAction, "_action_call_format", action_call_format),
         (Event, "resolve_by_type", staticmethod(resolve_event_type)),
         (MaxHistoryTrackerFeaturizer, "prediction_states", max_history_prediction_states),
         (RulePolicy, "_prediction_states", rule_prediction_states),
@@ -828,6 +920,39 @@ def forget_conversation(store: Any, sender_id: str) -> None:
     store.__dict__.get(_READ_CACHE_ATTR, {}).pop(sender_id, None)
 
 
+def _latest_session(store: Any, session: Any, sender_id: str) -> tuple[float | None, Any]:
+    """The latest session start of ``sender_id`` (None if none) and a function restricting a
+    query of ``store``'s events to that session, as ``SQLTrackerStore._event_query`` does."""
+    import sqlalchemy as sa
+    from rasa.shared.core.events import SessionStarted
+
+    table = store.SQLEvent
+    session_start = (
+        session.query(sa.func.max(table.timestamp))
+        .filter(table.sender_id == sender_id, table.type_name == SessionStarted.type_name)
+        .scalar()
+    )
+
+    def in_session(query: Any) -> Any:
+        query = query.filter(table.sender_id == sender_id)
+        if session_start is not None:
+            query = query.filter(table.timestamp >= session_start)
+        return query
+
+    return session_start, in_session
+
+
+def additional_events(store: Any, session: Any, tracker: Any) -> Any:
+    """``SQLTrackerStore._additional_events``: the tracker's events after as many as the
+    session has rows, the rows counted on their ids (Rasa counts a query of whole rows, JSON
+    included: ~8 ms at 2,600 events against ~3 ms)."""
+    import sqlalchemy as sa
+
+    _, in_session = _latest_session(store, session, tracker.sender_id)
+    stored = in_session(session.query(sa.func.count(store.SQLEvent.id))).scalar()
+    return itertools.islice(tracker.events, stored, len(tracker.events))
+
+
 def retrieve(store: Any, sender_id: str) -> Any:
     """``SQLTrackerStore.retrieve`` for ``store``: the tracker of the conversation's latest
     session (None if it has no events), reading only the rows added since the last time when
@@ -835,26 +960,14 @@ def retrieve(store: Any, sender_id: str) -> Any:
     from collections import OrderedDict
 
     import sqlalchemy as sa
-    from rasa.shared.core.events import SessionStarted, deserialise_events
+    from rasa.shared.core.events import deserialise_events
     from rasa.shared.core.trackers import DialogueStateTracker
 
     table = store.SQLEvent
     cache = store.__dict__.setdefault(_READ_CACHE_ATTR, OrderedDict())
     entry = cache.pop(sender_id, None)
     with store.session_scope() as session:
-        # as SQLTrackerStore._event_query: the events from the latest session start on
-        session_start = (
-            session.query(sa.func.max(table.timestamp))
-            .filter(table.sender_id == sender_id, table.type_name == SessionStarted.type_name)
-            .scalar()
-        )
-
-        def in_session(query: Any) -> Any:
-            query = query.filter(table.sender_id == sender_id)
-            if session_start is not None:
-                query = query.filter(table.timestamp >= session_start)
-            return query
-
+        session_start, in_session = _latest_session(store, session, sender_id)
         if (
             entry is not None
             and entry.domain is store.domain

@@ -70,6 +70,13 @@ class ShopSQLTrackerStore(SQLTrackerStore):
             return rasa_speedups.retrieve(self, sender_id)
         return await super().retrieve(sender_id)
 
+    def _additional_events(self, session: Any, tracker: Any) -> Any:
+        """The tracker's events not stored yet (Rasa's, counted more cheaply with shopbot's
+        Rasa speed-ups installed: ``bot.rasa_speedups.additional_events``)."""
+        if rasa_speedups.is_installed():
+            return rasa_speedups.additional_events(self, session, tracker)
+        return super()._additional_events(session, tracker)
+
     async def forget_turn(self, sender_id: str, message_id: str) -> bool:
         """True after deleting the latest turn of ``sender_id`` (its user message and everything
         after it) if that message is ``message_id``; False (nothing deleted) otherwise.

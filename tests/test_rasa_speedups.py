@@ -6,6 +6,7 @@ gets them by loading shopbot's channels."""
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import time
 from typing import Any
@@ -422,6 +423,10 @@ def test_a_stored_conversation_reads_back_as_rasa_reads_it(processor, conversati
                 await other_server.save(tracker)
                 seen["other server"] += 1
             else:
+                with store.session_scope() as session:  # the events a save adds are Rasa's
+                    ours = list(store._additional_events(session, tracker))
+                    want = list(SQLTrackerStore._additional_events(store, session, tracker))
+                assert ours == want, n
                 await store.save(tracker)
             if n % 13 == 7 and turn and isinstance(turn[0], ev.UserUttered):
                 assert await store.forget_turn("c", turn[0].message_id)
@@ -529,3 +534,97 @@ def test_a_failing_scan_costs_nothing_but_speed(processor, conversation, monkeyp
     got = [predict(processor, tracker_of(processor, conversation[:p])) for p in points]
     assert got == expected
     assert len(rasa_speedups.scan_errors) > errors_before
+
+
+# --- What the action server gets ------------------------------------------------------------
+
+
+def customer_talk(conversation) -> list:
+    """The long conversation as a customer and the bot have it: every message with a text, its
+    channel and Rasa's whole NLU result (rankings included), every response a bot message."""
+    dicts: list[dict] = []
+    for i, event in enumerate(conversation):
+        d = event.as_dict()
+        if d["event"] == "user":
+            d["text"] = d.get("text") or f"message {i}"
+            d["input_channel"] = ("rest", "socketio")[i % 2]
+            intent = d["parse_data"].get("intent") or {"name": "greet", "confidence": 1.0}
+            d["parse_data"] = {
+                **d["parse_data"],
+                "text": d["text"],
+                "intent_ranking": [intent, {"name": "faq", "confidence": 0.0}],
+                "response_selector": {
+                    "all_retrieval_intents": ["faq"],
+                    "faq": {"response": {"responses": [{"text": "x" * 300}]}, "ranking": []},
+                },
+            }
+        dicts.append(d)
+        if d["event"] == "action" and str(d.get("name")).startswith("utter_"):
+            dicts.append({"event": "bot", "text": f"reply {i}", "data": {}, "metadata": {}})
+    return ev.deserialise_events(dicts)
+
+
+def marked(state: dict, events: list, first: int):
+    """The SDK's tracker of ``state`` with ``events``, each marked with its place in the session."""
+    from rasa_sdk import Tracker
+
+    return Tracker.from_dict(
+        {**state, "events": [{**e, "at": first + n} for n, e in enumerate(events)]}
+    )
+
+
+def test_the_action_server_gets_the_recent_events_with_the_same_meaning(processor, conversation):
+    """At every action of a long conversation, the tracker state sent to the action server is
+    Rasa's with the session's recent events only: what the SDK's tracker gives the actions
+    (slots, latest message, applied events from the cut on, slots to validate, input channel,
+    the hand-off transcript, what the bot just asked) is what the whole session gives."""
+    import inspect
+
+    from rasa.shared.core.trackers import EventVerbosity
+    from rasa_sdk import Tracker
+
+    from actions.common import bot_asked_just_before, transcript
+
+    assert inspect.signature(transcript).parameters["limit"].default == (
+        rasa_speedups.ACTION_SERVER_LINES
+    )
+    talk = customer_talk(conversation)
+    names = sorted({e.action_name for e in talk if isinstance(e, ev.ActionExecuted)} - {None})
+    tracker = tracker_of(processor, talk[:1])
+    cut, sizes = 0, []
+    for i, event in enumerate(talk[1:], start=1):
+        if isinstance(event, ev.ActionExecuted):
+            whole = tracker.current_state(EventVerbosity.ALL)
+            sent = rasa_speedups.action_server_state(tracker)
+            assert {k: v for k, v in sent.items() if k != "events"} == {
+                k: v for k, v in whole.items() if k != "events"
+            }, i
+            start = len(whole["events"]) - len(sent["events"])
+            latest_user = max(
+                (n for n, e in enumerate(whole["events"]) if e["event"] == "user"), default=-1
+            )
+            for n, (got, want) in enumerate(zip(sent["events"], whole["events"][start:]), start):
+                if want["event"] == "user" and n < latest_user:
+                    assert set(want["parse_data"]) - set(got["parse_data"]) == {
+                        "intent_ranking",
+                        "response_selector",
+                    }
+                    want = {**want, "parse_data": got["parse_data"]}
+                assert got == want, (i, n)
+
+            ours, rasas = marked(whole, sent["events"], start), marked(whole, whole["events"], 0)
+            assert [e["at"] for e in ours.applied_events()] == [
+                e["at"] for e in rasas.applied_events() if e["at"] >= start
+            ], i
+            assert ours.slots_to_validate() == rasas.slots_to_validate(), i
+            assert ours.get_latest_input_channel() == rasas.get_latest_input_channel(), i
+            assert transcript(ours) == transcript(rasas), i
+            for name in names:
+                assert bot_asked_just_before(ours, name) == bot_asked_just_before(rasas, name)
+            cut += start > 0
+            sizes.append((len(json.dumps(sent)), len(json.dumps(whole))))
+        tracker.update(event)
+    assert cut > 200  # the long conversation was cut at most of its later actions
+    assert len(transcript(Tracker.from_dict(rasa_speedups.action_server_state(tracker)))) == 200
+    sent_size, whole_size = sizes[-1]
+    assert sent_size < whole_size / 2, sizes[-1]  # 138 kB of 350 kB when written
