@@ -50,6 +50,11 @@ def denied_message(err: cs.OrderAccessDenied, tracker: Tracker) -> str:
     return text
 
 
+def email_in_text(text: str) -> str | None:
+    """The first word of ``text`` that is an e-mail address (normalised), or None."""
+    return next(filter(None, map(cs.normalise_email, text.split())), None)
+
+
 class ValidateOrderLookupForm(SafeFormValidation):
     """Order number (and e-mail for guests): format checks; ownership is checked afterwards."""
 
@@ -90,11 +95,8 @@ class ValidateOrderLookupForm(SafeFormValidation):
             return {}
         if any(e.get("entity") == "email" for e in tracker.latest_message.get("entities", [])):
             return {}
-        for word in latest_text(tracker).split():
-            email = cs.normalise_email(word)
-            if email:
-                return {"email": email}
-        return {}
+        email = email_in_text(latest_text(tracker))
+        return {"email": email} if email else {}
 
     def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -289,9 +291,7 @@ class ActionOfferOrderChoices(ShopAction):
         rma = cs.parse_rma_number(latest_entity(tracker, "rma_number") or text)
         # The NLU may miss the entity in a bare message: read the text as the forms do.
         number = cs.parse_order_number(latest_entity(tracker, "order_number") or text)
-        email = cs.normalise_email(latest_entity(tracker, "email")) or next(
-            filter(None, map(cs.normalise_email, text.split())), None
-        )
+        email = cs.normalise_email(latest_entity(tracker, "email")) or email_in_text(text)
         events: list[EventType] = []
         if email:
             events.append(SlotSet("email", email))
