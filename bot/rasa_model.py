@@ -6,12 +6,16 @@ training, so "is the model stale?" is a file lookup, and tests and `make run` sh
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,18 +91,36 @@ def _copy_whole(source: Path, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _training_lock(models_dir: Path) -> Iterator[None]:
+    """Held while a process checks for and trains the model: a second process that needs the
+    same model (tests while a background training runs, ``make run`` beside ``make test``)
+    waits for the first and then finds its model, instead of training it again."""
+    with open(models_dir / ".training.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_model(root: Path = ROOT, models_dir: Path | None = None) -> tuple[Path, bool]:
     """The path of an up-to-date model, training it first if needed; and whether it trained."""
     target = model_path(root, models_dir)
     if target.exists():
         return target, False
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _training_lock(target.parent):
+        if target.exists():  # trained by another process while this one waited
+            return target, False
+        return target, _fetch_or_train(root, target)
+
+
+def _fetch_or_train(root: Path, target: Path) -> bool:
+    """Puts the model at ``target`` from the cache or by training it; whether it trained."""
     cache = cache_dir()
     cached = cache / target.name if cache else None
     if cached is not None and cached.exists():
         print(f"==> using the cached Rasa model {cached}", file=sys.stderr)
         _copy_whole(cached, target)
-        return target, False
+        return False
     name = target.name[: -len(".tar.gz")]
     # Trained into a folder of its own and moved into place whole: a server loading the model
     # (or a second process training it) never sees a half-written archive.
@@ -119,4 +141,15 @@ def ensure_model(root: Path = ROOT, models_dir: Path | None = None) -> tuple[Pat
     for old in target.parent.glob("shopbot-*.tar.gz"):
         if old != target:
             old.unlink(missing_ok=True)
-    return target, True
+    return True
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    sys.exit(128 + signum)  # unwinds, so the half-trained model's folder is removed
+
+
+if __name__ == "__main__":
+    # ``python -m bot.rasa_model``: make sure the model exists (the tests train it in the
+    # background this way) and print its path.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    print(ensure_model()[0])

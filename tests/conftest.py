@@ -16,8 +16,52 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 # A developer's .env (e.g. DATABASE_URL of a real shop) must never reach the tests' commands.
 os.environ["SHOPBOT_ENV_FILE"] = "off"
 
+from rasa_support import (  # noqa: E402
+    model_path,
+    rasa_model,  # noqa: F401  (the trained Rasa model, see rasa_support.py)
+    start_background_training,
+    stop_background_training,
+)
+
 from analytics.store import make_engine, upgrade  # noqa: E402
 from servers import assistant, pg_assistant  # noqa: E402,F401  (running assistants, see servers.py)
+
+_TRAINER = pytest.StashKey[object]()
+
+
+def _needs_model(item) -> bool:
+    return "rasa_model" in getattr(item, "fixturenames", ())
+
+
+def pytest_itemcollected(item) -> None:
+    """Every test that asks for the trained model (directly or through ``assistant``) is marked
+    ``rasa``, so ``-m "not rasa"`` leaves out exactly those."""
+    if _needs_model(item):
+        item.add_marker(pytest.mark.rasa)
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: only the tests that will run count
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests that need the trained Rasa model run after the others; if the model must be
+    trained first, it trains in the background meanwhile. Training is mostly one core's work for
+    several minutes, so on two cores it overlaps the other tests instead of adding to the run."""
+    needs_model = [item for item in items if _needs_model(item)]
+    if not needs_model:
+        return
+    later = {id(item) for item in needs_model}
+    items[:] = [item for item in items if id(item) not in later] + needs_model
+    if config.option.collectonly or model_path().exists():
+        return
+    log = Path(config.rootpath) / "test-output" / "rasa-train.log"
+    print(f"\n==> training the Rasa model in the background while other tests run ({log})")
+    config.stash[_TRAINER] = start_background_training(log)
+
+
+def pytest_unconfigure(config) -> None:
+    trainer = config.stash.get(_TRAINER, None)
+    if trainer is not None:
+        stop_background_training(trainer)
+
 
 # The PostgreSQL server used for the PostgreSQL half of the store tests. A throwaway database is
 # created on it for each test session and dropped afterwards.

@@ -6,14 +6,26 @@ Training and naming live in ``bot.rasa_model`` (``models/shopbot-<hash>.tar.gz``
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from bot.rasa_model import ROOT, ensure_model, model_path, rasa_bin, rasa_env
 
-__all__ = ["ROOT", "model_path", "rasa", "rasa_env", "trained_model", "rasa_model"]
+__all__ = [
+    "ROOT",
+    "model_path",
+    "rasa",
+    "rasa_env",
+    "trained_model",
+    "rasa_model",
+    "start_background_training",
+    "stop_background_training",
+]
 
 # A hung Rasa command must still end the test run.
 RASA_TIMEOUT_SECONDS = 1800
@@ -39,8 +51,38 @@ def rasa(*args: str, timeout: float = RASA_TIMEOUT_SECONDS) -> subprocess.Comple
 
 @pytest.fixture(scope="session")
 def rasa_model() -> Path:
-    """Session-wide trained model (trains at most once per test run, usually not at all)."""
+    """Session-wide trained model (trains at most once per test run, usually not at all).
+
+    Every test that needs the model asks for this fixture (directly or through ``assistant``):
+    that is how conftest.py knows to run it after the others, while the model trains."""
     return trained_model()
+
+
+def start_background_training(log: Path) -> subprocess.Popen:
+    """Starts ``python -m bot.rasa_model`` (which trains the model unless the cache has it),
+    its output going to ``log``. Whoever needs the model meanwhile waits for it in
+    ``ensure_model``, which holds a lock while it trains."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.rasa_model"],
+            cwd=ROOT,
+            env=rasa_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, with the `rasa train` it starts
+        )
+
+
+def stop_background_training(proc: subprocess.Popen) -> None:
+    """Stops a training still running when the tests end (e.g. none of them needed the model)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 if __name__ == "__main__":

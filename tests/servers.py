@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from bot.endpoints import ensure_tracker_database, write_endpoints
-from bot.rasa_model import ROOT, ensure_model, rasa_env
+from bot.rasa_model import ROOT, rasa_env
 from bot.runner import Service, build_services, effective_credentials
 from slack_standin import SlackStandIn, start_slack_standin
 
@@ -159,6 +159,7 @@ def _rasa_service(server: int) -> str:
 
 def start_assistant(
     workdir: Path,
+    model: Path,
     *,
     db_url: str | None = None,
     tracker_store_url: str | None = None,
@@ -169,7 +170,6 @@ def start_assistant(
     server and ``rasa_servers`` Rasa servers. Without ``tracker_store_url`` conversations go to an
     SQLite file and locks stay in memory; with it, the tracker and lock stores come from the URLs
     the way ``shopbot run`` reads ``SHOPBOT_TRACKER_STORE_URL`` and ``SHOPBOT_LOCK_STORE_URL``."""
-    model, _ = ensure_model()
     db_url = db_url or f"sqlite:///{workdir / 'shop.db'}"
     models_dir = workdir / "analytics-models"
     env = build_demo_and_train(db_url, models_dir)
@@ -246,7 +246,7 @@ TEST_REDIS_URL = os.environ.get("SHOPBOT_TEST_REDIS_URL", "redis://127.0.0.1:637
 
 
 @pytest.fixture(scope="session")
-def pg_assistant(tmp_path_factory) -> Assistant:
+def pg_assistant(tmp_path_factory, rasa_model) -> Assistant:
     """The assistant set up as for production, for fault tests: the shop and the conversations on
     a private PostgreSQL server that tests may stop and restart (``.postgres``), two Rasa servers
     sharing them with a Redis lock store, one action server. Started once, when first asked for.
@@ -260,6 +260,7 @@ def pg_assistant(tmp_path_factory) -> Assistant:
         pg.start()
         a = start_assistant(
             tmp_path_factory.mktemp("pg-assistant"),
+            rasa_model,
             db_url=pg.create_database("shop"),
             tracker_store_url=pg.url("conversations"),
             lock_store_url=TEST_REDIS_URL,
@@ -274,9 +275,9 @@ def pg_assistant(tmp_path_factory) -> Assistant:
 
 
 @pytest.fixture(scope="session")
-def assistant(tmp_path_factory) -> Assistant:
+def assistant(tmp_path_factory, rasa_model) -> Assistant:
     """The whole assistant running against a small demo shop (started once per session)."""
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    a = start_assistant(tmp_path_factory.mktemp("assistant"))
+    a = start_assistant(tmp_path_factory.mktemp("assistant"), rasa_model)
     yield a
     a.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from rasa_sdk.executor import ActionExecutor
-from rasa_support import ROOT, rasa, trained_model
+from rasa_support import ROOT, rasa
 
 CUSTOMER_INTENTS = (
     "greet goodbye affirm deny thank bot_challenge order_status cancel_order request_return "
@@ -142,12 +142,6 @@ def test_every_custom_action_in_the_domain_is_registered():
     assert custom <= registered, custom - registered
     forms = {f"validate_{form}" for form in DOMAIN["forms"]}
     assert forms <= registered
-
-
-@pytest.fixture(scope="module")
-def rasa_model() -> Path:
-    """The model trained on the current data (trained once, reused while the data is unchanged)."""
-    return trained_model()
 
 
 def test_test_stories_pass(rasa_model, tmp_path):

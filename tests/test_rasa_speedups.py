@@ -16,7 +16,7 @@ import pytest
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core import events as ev
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa_support import ROOT, trained_model
+from rasa_support import ROOT
 
 import bot.channels  # noqa: F401 - importing the channels installs the speed-ups
 from bot import rasa_speedups
@@ -127,10 +127,10 @@ def rasas_own_code():
 
 
 @pytest.fixture(scope="module")
-def processor():
+def processor(rasa_model):
     from rasa.core.agent import Agent
 
-    return Agent.load(str(trained_model())).processor
+    return Agent.load(str(rasa_model)).processor
 
 
 @pytest.fixture(scope="module")
