@@ -53,7 +53,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     if config.option.collectonly or model_path().exists():
         return
     log = Path(config.rootpath) / "test-output" / "rasa-train.log"
-    print(f"\n==> training the Rasa model in the background while other tests run ({log})")
+    print(f"\n==> the Rasa model is missing: taking it from the cache or training it ({log})")
     config.stash[_TRAINER] = start_background_training(log)
 
 

@@ -83,7 +83,3 @@ def stop_background_training(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-if __name__ == "__main__":
-    print(trained_model())
