@@ -13,21 +13,23 @@ if [[ $# -gt 0 ]]; then  # a selection of tests: one pytest, as asked
   exec .venv/bin/python -m pytest "$@"
 fi
 # The whole suite in two pytest processes side by side, so that both cores work: the tests that
-# need the Rasa model (marked rasa: they start real servers, and wait for the model, trained in the
-# background when it is missing) and all the others. The others' report follows the model tests'.
+# talk to the running assistant (marked servers: they start real Rasa and action servers) and all
+# the others. Both wait for the Rasa model where they need it; when it is missing it is trained
+# once, in the background, while the tests that need no model run (bot/rasa_model.py's lock).
+# The others' report follows the server tests'.
 others_log=test-output/pytest-others.log
-echo "==> pytest: the tests that need the Rasa model here; the others beside them ($others_log)"
-.venv/bin/python -m pytest -m "not rasa" -p no:cacheprovider >"$others_log" 2>&1 &
+echo "==> pytest: the tests of the running assistant here; the others beside them ($others_log)"
+.venv/bin/python -m pytest -m "not servers" -p no:cacheprovider >"$others_log" 2>&1 &
 others=$!
 trap 'kill "$others" 2>/dev/null || true' EXIT
-model_status=0
-.venv/bin/python -m pytest -m rasa || model_status=$?
+servers_status=0
+.venv/bin/python -m pytest -m servers || servers_status=$?
 others_status=0
 wait "$others" || others_status=$?
 trap - EXIT
-echo "==> pytest: the tests that do not need the Rasa model (run beside the ones above)"
+echo "==> pytest: the other tests (run beside the ones above)"
 cat "$others_log"
-if [[ $model_status -ne 0 || $others_status -ne 0 ]]; then
-  echo "==> pytest failed: model tests exit $model_status, other tests exit $others_status" >&2
+if [[ $servers_status -ne 0 || $others_status -ne 0 ]]; then
+  echo "==> pytest failed: server tests exit $servers_status, other tests exit $others_status" >&2
   exit 1
 fi

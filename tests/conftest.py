@@ -33,11 +33,18 @@ def _needs_model(item) -> bool:
     return "rasa_model" in getattr(item, "fixturenames", ())
 
 
+def _needs_servers(item) -> bool:
+    return bool({"assistant", "pg_assistant"} & set(getattr(item, "fixturenames", ())))
+
+
 def pytest_itemcollected(item) -> None:
     """Every test that asks for the trained model (directly or through ``assistant``) is marked
-    ``rasa``, so ``-m "not rasa"`` leaves out exactly those."""
+    ``rasa``, and every test that asks for a running assistant ``servers``, so that ``-m`` selects
+    exactly those (``make test`` runs the ``servers`` tests beside the others)."""
     if _needs_model(item):
         item.add_marker(pytest.mark.rasa)
+    if _needs_servers(item):
+        item.add_marker(pytest.mark.servers)
 
 
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection: only the tests that will run count
