@@ -21,7 +21,6 @@ __all__ = [
     "model_path",
     "rasa",
     "rasa_env",
-    "trained_model",
     "rasa_model",
     "start_background_training",
     "stop_background_training",
@@ -29,12 +28,6 @@ __all__ = [
 
 # A hung Rasa command must still end the test run.
 RASA_TIMEOUT_SECONDS = 1800
-
-
-def trained_model() -> Path:
-    """The path of a model trained on the current inputs, training it first if there is none."""
-    path, _trained = ensure_model(ROOT)
-    return path
 
 
 def rasa(*args: str, timeout: float = RASA_TIMEOUT_SECONDS) -> subprocess.CompletedProcess:
@@ -55,7 +48,8 @@ def rasa_model() -> Path:
 
     Every test that needs the model asks for this fixture (directly or through ``assistant``):
     that is how conftest.py knows to run it after the others, while the model trains."""
-    return trained_model()
+    path, _trained = ensure_model(ROOT)
+    return path
 
 
 def start_background_training(log: Path) -> subprocess.Popen:
