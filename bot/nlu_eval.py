@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -85,6 +86,8 @@ def _run_fold(fold_dir: Path, config: Path, domain: Path, threads: int) -> float
     env["TF_INTER_OP_PARALLELISM_THREADS"] = "1"
     env["OMP_NUM_THREADS"] = str(threads)
     started = time.perf_counter()
+    # A results folder left by an earlier run into the same --out would mix its files in.
+    shutil.rmtree(fold_dir / "results", ignore_errors=True)
     steps = (
         [
             rasa_bin(),
