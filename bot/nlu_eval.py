@@ -149,13 +149,14 @@ def summarise(
     truth = [r["intent"] for r in intent_rows]
     guess = [(r["intent_prediction"] or {}).get("name") or "" for r in intent_rows]
     report = classification_report(truth, guess, output_dict=True, zero_division=0)
+    labels = set(truth)
     result = {
         "examples": len(truth),
         "intent_macro_f1": report["macro avg"]["f1-score"],
         "intent_weighted_f1": report["weighted avg"]["f1-score"],
         "intent_accuracy": report["accuracy"],
         "per_intent_f1": {
-            k: v["f1-score"] for k, v in report.items() if k not in SUMMARY_ROWS and k in truth
+            k: v["f1-score"] for k, v in report.items() if k not in SUMMARY_ROWS and k in labels
         },
         "confusions": [
             [t, g, n] for (t, g), n in Counter(zip(truth, guess)).most_common() if t != g
