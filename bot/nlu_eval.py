@@ -20,7 +20,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bot.rasa_model import ROOT, rasa_bin, rasa_env
+from bot.rasa_model import ROOT, domain_path, rasa_bin, rasa_env
 
 SUMMARY_ROWS = ("macro avg", "weighted avg", "micro avg", "accuracy")
 
@@ -194,7 +194,7 @@ def cross_validate(
     config, data = (ROOT / config).resolve(), (ROOT / data).resolve()
     if not config.is_file():
         raise FileNotFoundError(f"no config file {config}")
-    domain = ROOT / "domain" if (ROOT / "domain").is_dir() else ROOT / "domain.yml"
+    domain = domain_path()
     started = time.perf_counter()
     fold_dirs = write_folds(load_examples(config, data, domain), folds, seed, out_dir)
     jobs = max(1, min(jobs, folds))

@@ -52,9 +52,14 @@ def rasa_bin() -> str:
     return str(Path(sys.executable).parent / "rasa")
 
 
+def domain_path(root: Path = ROOT) -> Path:
+    """The domain: a ``domain/`` folder of files if there is one, else ``domain.yml``."""
+    return root / "domain" if (root / "domain").is_dir() else root / "domain.yml"
+
+
 def train_command(root: Path, out_dir: Path, name: str) -> list[str]:
     """The ``rasa train`` command line (run in ``root``) that writes ``out_dir/name.tar.gz``."""
-    domain = "domain" if (root / "domain").is_dir() else "domain.yml"
+    domain = domain_path(root).name
     return [
         rasa_bin(),
         "train",
