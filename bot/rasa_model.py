@@ -20,12 +20,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_INPUTS = ("config.yml", "domain.yml", "domain", "data")
+# shopbot's own NLU component (config.yml names it): a change to its code changes the model.
+COMPONENT_SOURCES = ("bot/intent_model.py", "bot/intent_classifier.py")
 # Bump to force a retrain when something outside the training files changes the model.
 MODEL_FORMAT = "1"
 
 
 def training_hash(root: Path = ROOT) -> str:
-    """Hash of config, domain and training data (file paths and contents)."""
+    """Hash of config, domain, training data and shopbot's NLU component (paths and contents)."""
     h = hashlib.sha256(MODEL_FORMAT.encode())
     for name in TRAINING_INPUTS:
         path = root / name
@@ -34,6 +36,10 @@ def training_hash(root: Path = ROOT) -> str:
             if f.exists() and f.suffix in {".yml", ".yaml"}:
                 h.update(str(f.relative_to(root)).encode())
                 h.update(f.read_bytes())
+    for name in COMPONENT_SOURCES:
+        if (root / name).exists():
+            h.update(name.encode())
+            h.update((root / name).read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -1,0 +1,165 @@
+"""shopbot's intent model: a logistic regression on word and character n-grams.
+
+No Rasa in here: ``bot/intent_classifier.py`` wraps it as a Rasa NLU component, and the tests and
+the evaluation use it directly. Why it replaced DIET for intents is measured in bench/REPORT.md
+("NLU 5-fold cross-validation"): on the same folds it gets more intents right, and when it is wrong
+it is less sure, so the FallbackClassifier catches more of its mistakes.
+
+A message is read as
+
+- its words (lower case) and pairs of neighbouring words, and its character 1–4-grams within
+  words, each weighted by tf-idf (log of the count, rarer terms weigh more);
+- with every match of the training data's regexes (order numbers, e-mails, SKUs, RMA numbers)
+  replaced by the regex's name first: "104233" and "105120" are the same thing to the intent,
+  while their digits would otherwise be n-grams of their own.
+
+The fitted model is saved as plain arrays and JSON (no pickle): loading a model runs no code
+from it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+WORDS = r"(?u)\b\w+\b"  # one-letter words too ("I", "a"): "I do" is not "do"
+FORMAT = 1
+
+
+class Placeholders:
+    """Replaces every match of the named patterns by the pattern's name, longest match first
+    where two overlap ("RMA-104233" is an RMA number, not an order number)."""
+
+    def __init__(self, patterns: dict[str, str]) -> None:
+        self.patterns = dict(patterns)
+        self._compiled = [
+            (name.replace("_", ""), re.compile(p, re.IGNORECASE)) for name, p in patterns.items()
+        ]
+
+    def __call__(self, text: str) -> str:
+        spans = sorted(
+            (m.start(), -(m.end() - m.start()), m.end(), word)
+            for word, rx in self._compiled
+            for m in rx.finditer(text)
+            if m.end() > m.start()
+        )
+        out, pos = [], 0
+        for start, _, end, word in spans:
+            if start >= pos:
+                out += [text[pos:start], f" {word} "]
+                pos = end
+        out.append(text[pos:])
+        return "".join(out).lower()
+
+
+def _vectorizers(preprocess: Placeholders, min_df: int = 1):
+    common = dict(preprocessor=preprocess, sublinear_tf=True, dtype=np.float64, min_df=min_df)
+    return (
+        TfidfVectorizer(analyzer="word", token_pattern=WORDS, ngram_range=(1, 2), **common),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), **common),
+    )
+
+
+@dataclass
+class IntentModel:
+    """Fit with :meth:`fit`, rank intents with :meth:`rank`, save with :meth:`save`."""
+
+    patterns: dict[str, str] = field(default_factory=dict)
+    C: float = 30.0
+    classes: list[str] = field(default_factory=list)
+    _word: TfidfVectorizer | None = None
+    _char: TfidfVectorizer | None = None
+    _coef: np.ndarray | None = None
+    _intercept: np.ndarray | None = None
+    _telling: np.ndarray | None = None  # char n-grams that are more than spaces
+
+    def __post_init__(self) -> None:
+        self._preprocess = Placeholders(self.patterns)
+
+    def _features(self, texts: Iterable[str]) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """The features of ``texts``, and whether each text has any that says something (a
+        known word or character n-gram other than the spaces around every word)."""
+        texts = list(texts)
+        words, chars = self._word.transform(texts).tocsr(), self._char.transform(texts).tocsr()
+        if self._telling is None:
+            names = self._char.get_feature_names_out()
+            self._telling = np.array([bool(term.strip()) for term in names])
+        known = (np.diff(words.indptr) > 0) | (chars[:, self._telling].getnnz(axis=1) > 0)
+        return sparse.hstack([words, chars]).tocsr(), known
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str], seed: int = 42) -> IntentModel:
+        if not texts or len(set(labels)) < 2:
+            raise ValueError("an intent model needs examples of at least two intents")
+        self._word, self._char = _vectorizers(self._preprocess)
+        self._telling = None
+        x = sparse.hstack(
+            [self._word.fit_transform(texts), self._char.fit_transform(texts)]
+        ).tocsr()
+        clf = LogisticRegression(
+            C=self.C, class_weight="balanced", max_iter=5000, random_state=seed
+        ).fit(x, list(labels))
+        self.classes = [str(c) for c in clf.classes_]
+        self._coef, self._intercept = clf.coef_, clf.intercept_
+        return self
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(probability of each class per text, whether the text had any known feature)."""
+        if self._coef is None:
+            raise RuntimeError("the intent model is not fitted")
+        x, known = self._features(texts)
+        scores = x @ self._coef.T + self._intercept
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return scores / scores.sum(axis=1, keepdims=True), known
+
+    def rank(self, text: str, top: int = 10) -> list[tuple[str, float]]:
+        """The ``top`` most likely intents, best first; none for a message with nothing the
+        model knows (no words, only unknown characters): guessing then would be a guess."""
+        probs, known = self.probabilities([text])
+        if not known[0]:
+            return []
+        order = np.argsort(-probs[0], kind="stable")[: top or None]
+        return [(self.classes[i], float(probs[0][i])) for i in order]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT,
+            "C": self.C,
+            "patterns": self.patterns,
+            "classes": self.classes,
+            "word_vocabulary": self._word.vocabulary_,
+            "char_vocabulary": self._char.vocabulary_,
+        }
+        (folder / "intent_model.json").write_text(json.dumps(meta), encoding="utf-8")
+        np.savez_compressed(
+            folder / "intent_model.npz",
+            word_idf=self._word.idf_,
+            char_idf=self._char.idf_,
+            coef=self._coef,
+            intercept=self._intercept,
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> IntentModel:
+        meta = json.loads((folder / "intent_model.json").read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"intent model format {meta.get('format')!r}, expected {FORMAT}")
+        model = cls(patterns=meta["patterns"], C=meta["C"], classes=meta["classes"])
+        arrays = np.load(folder / "intent_model.npz", allow_pickle=False)
+        model._word, model._char = _vectorizers(model._preprocess)
+        for vectorizer, vocabulary, idf in (
+            (model._word, meta["word_vocabulary"], arrays["word_idf"]),
+            (model._char, meta["char_vocabulary"], arrays["char_idf"]),
+        ):
+            vectorizer.vocabulary = {term: int(i) for term, i in vocabulary.items()}
+            vectorizer.idf_ = idf  # also fixes the vocabulary (sklearn's setter)
+        model._coef, model._intercept = arrays["coef"], arrays["intercept"]
+        return model
