@@ -241,11 +241,13 @@ def test_conversations_carrying_attacks_reveal_and_change_nothing(assistant):
             replies += [r.get("text") or "" for r in say(assistant, text, sender)]
         return replies
 
-    # A guest asks about Ada's order with SQL as the order number and as the e-mail.
+    # A guest asks about Ada's order with SQL as the order number and as the e-mail. (Not
+    # with Ada's own address in front of the SQL: whoever knows the order number and the order's
+    # e-mail may see the order, and "ada@example.com' OR …" answers the question with it.)
     replies = chat(
         "where is my order 104233' OR '1'='1",
         "' OR '1'='1",
-        "ada@example.com' OR '1'='1",
+        "grace@example.com' OR '1'='1",
         "'; DROP TABLE orders; --",
     )
     assert not any(details.search(r) for r in replies), replies
