@@ -1,7 +1,7 @@
 """shopbot's intent model: a logistic regression on word and character n-grams.
 
-No Rasa in here: ``bot/intent_classifier.py`` wraps it as a Rasa NLU component, and the tests and
-the evaluation use it directly. Why it replaced DIET for intents is measured in bench/REPORT.md
+No Rasa in here: ``bot/intent_classifier.py`` wraps it as a Rasa NLU component, and the tests use
+it directly. Why it replaced DIET for intents is measured in bench/REPORT.md
 ("NLU 5-fold cross-validation"): on the same folds it gets more intents right, and when it is wrong
 it is less sure, so the FallbackClassifier catches more of its mistakes.
 
@@ -84,16 +84,24 @@ class IntentModel:
     def __post_init__(self) -> None:
         self._preprocess = Placeholders(self.patterns)
 
-    def _features(self, texts: Iterable[str]) -> tuple[sparse.csr_matrix, np.ndarray]:
-        """The features of ``texts``, and whether each text has any that says something (a
-        known word or character n-gram other than the spaces around every word)."""
+    def _scores(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The class scores of ``texts``, and whether each text has any feature that says
+        something (a known word, or a known character n-gram other than the spaces around
+        every word)."""
         texts = list(texts)
         words, chars = self._word.transform(texts).tocsr(), self._char.transform(texts).tocsr()
         if self._telling is None:
             names = self._char.get_feature_names_out()
             self._telling = np.array([bool(term.strip()) for term in names])
-        known = (np.diff(words.indptr) > 0) | (chars[:, self._telling].getnnz(axis=1) > 0)
-        return sparse.hstack([words, chars]).tocsr(), known
+        telling = self._telling[chars.indices]
+        known = (np.diff(words.indptr) > 0) | np.array(
+            [telling[a:b].any() for a, b in zip(chars.indptr[:-1], chars.indptr[1:])], dtype=bool
+        )
+        n_words = words.shape[1]
+        scores = (
+            words @ self._coef[:, :n_words].T + chars @ self._coef[:, n_words:].T + self._intercept
+        )
+        return np.asarray(scores), known
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], seed: int = 42) -> IntentModel:
         if not texts or len(set(labels)) < 2:
@@ -114,8 +122,7 @@ class IntentModel:
         """(probability of each class per text, whether the text had any known feature)."""
         if self._coef is None:
             raise RuntimeError("the intent model is not fitted")
-        x, known = self._features(texts)
-        scores = x @ self._coef.T + self._intercept
+        scores, known = self._scores(texts)
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True), known
 
