@@ -60,8 +60,8 @@ class Placeholders:
         return "".join(out).lower()
 
 
-def _vectorizers(preprocess: Placeholders, min_df: int = 1):
-    common = dict(preprocessor=preprocess, sublinear_tf=True, dtype=np.float64, min_df=min_df)
+def _vectorizers(preprocess: Placeholders):
+    common = dict(preprocessor=preprocess, sublinear_tf=True, dtype=np.float64)
     return (
         TfidfVectorizer(analyzer="word", token_pattern=WORDS, ngram_range=(1, 2), **common),
         TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), **common),
@@ -128,7 +128,7 @@ class IntentModel:
 
     def rank(self, text: str, top: int = 10) -> list[tuple[str, float]]:
         """The ``top`` most likely intents, best first; none for a message with nothing the
-        model knows (no words, only unknown characters): guessing then would be a guess."""
+        model knows (no words, only unknown characters): any intent then would be a guess."""
         probs, known = self.probabilities([text])
         if not known[0]:
             return []
