@@ -39,7 +39,6 @@ class Placeholders:
     where two overlap ("RMA-104233" is an RMA number, not an order number)."""
 
     def __init__(self, patterns: dict[str, str]) -> None:
-        self.patterns = dict(patterns)
         self._compiled = [
             (name.replace("_", ""), re.compile(p, re.IGNORECASE)) for name, p in patterns.items()
         ]
@@ -90,9 +89,6 @@ class IntentModel:
         every word)."""
         texts = list(texts)
         words, chars = self._word.transform(texts).tocsr(), self._char.transform(texts).tocsr()
-        if self._telling is None:
-            names = self._char.get_feature_names_out()
-            self._telling = np.array([bool(term.strip()) for term in names])
         telling = self._telling[chars.indices]
         known = (np.diff(words.indptr) > 0) | np.array(
             [telling[a:b].any() for a, b in zip(chars.indptr[:-1], chars.indptr[1:])], dtype=bool
@@ -106,17 +102,20 @@ class IntentModel:
     def fit(self, texts: Sequence[str], labels: Sequence[str], seed: int = 42) -> IntentModel:
         if not texts or len(set(labels)) < 2:
             raise ValueError("an intent model needs examples of at least two intents")
-        self._word, self._char = _vectorizers(self._preprocess)
-        self._telling = None
-        x = sparse.hstack(
-            [self._word.fit_transform(texts), self._char.fit_transform(texts)]
-        ).tocsr()
+        word, char = _vectorizers(self._preprocess)
+        x = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+        self._use_vectorizers(word, char)
         clf = LogisticRegression(
             C=self.C, class_weight="balanced", max_iter=5000, random_state=seed
         ).fit(x, list(labels))
         self.classes = [str(c) for c in clf.classes_]
         self._coef, self._intercept = clf.coef_, clf.intercept_
         return self
+
+    def _use_vectorizers(self, word: TfidfVectorizer, char: TfidfVectorizer) -> None:
+        """Takes fitted vectorizers, and notes which character n-grams are more than spaces."""
+        self._word, self._char = word, char
+        self._telling = np.array([bool(term.strip()) for term in char.get_feature_names_out()])
 
     def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(probability of each class per text, whether the text had any known feature)."""
@@ -161,12 +160,13 @@ class IntentModel:
             raise ValueError(f"intent model format {meta.get('format')!r}, expected {FORMAT}")
         model = cls(patterns=meta["patterns"], C=meta["C"], classes=meta["classes"])
         arrays = np.load(folder / "intent_model.npz", allow_pickle=False)
-        model._word, model._char = _vectorizers(model._preprocess)
+        word, char = _vectorizers(model._preprocess)
         for vectorizer, vocabulary, idf in (
-            (model._word, meta["word_vocabulary"], arrays["word_idf"]),
-            (model._char, meta["char_vocabulary"], arrays["char_idf"]),
+            (word, meta["word_vocabulary"], arrays["word_idf"]),
+            (char, meta["char_vocabulary"], arrays["char_idf"]),
         ):
             vectorizer.vocabulary = {term: int(i) for term, i in vocabulary.items()}
             vectorizer.idf_ = idf  # also fixes the vocabulary (sklearn's setter)
+        model._use_vectorizers(word, char)
         model._coef, model._intercept = arrays["coef"], arrays["intercept"]
         return model

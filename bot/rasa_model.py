@@ -29,18 +29,18 @@ MODEL_FORMAT = "1"
 def training_hash(root: Path = ROOT) -> str:
     """Hash of config, domain, training data and shopbot's NLU component (paths and contents)."""
     h = hashlib.sha256(MODEL_FORMAT.encode())
+    for f in _training_files(root):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _training_files(root: Path) -> Iterator[Path]:
     for name in TRAINING_INPUTS:
         path = root / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for f in files:
-            if f.exists() and f.suffix in {".yml", ".yaml"}:
-                h.update(str(f.relative_to(root)).encode())
-                h.update(f.read_bytes())
-    for name in COMPONENT_SOURCES:
-        if (root / name).exists():
-            h.update(name.encode())
-            h.update((root / name).read_bytes())
-    return h.hexdigest()[:12]
+        yield from (f for f in files if f.exists() and f.suffix in {".yml", ".yaml"})
+    yield from (root / name for name in COMPONENT_SOURCES if (root / name).exists())
 
 
 def model_path(root: Path = ROOT, models_dir: Path | None = None) -> Path:
