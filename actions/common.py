@@ -13,9 +13,13 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
 
-from analytics.customer_service import MAX_FAILED_LOOKUPS, Requester, normalise_email
 from bot.identity import customer_from_metadata
+from shop.access import MAX_FAILED_LOOKUPS, Requester
+from shop.errors import TOO_MANY_ATTEMPTS_MESSAGE, OrderAccessDenied
+from shop.store import session_scope
+from shop.text import normalise_email
 
 log = logging.getLogger(__name__)
 
@@ -175,3 +179,56 @@ def lookup_failed_events(tracker: Tracker, *slots: str) -> list[EventType]:
     return [SlotSet("failed_lookups", float(failed_lookups(tracker) + 1))] + [
         SlotSet(slot, None) for slot in slots
     ]
+
+
+# ---- finding the customer's order: one way for every action ----------------------------------
+
+NEED_ORDER_DETAILS = "I need your order number and the e-mail address you ordered with."
+
+
+class NotIdentified(Exception):
+    """The customer's order could not be looked up; the customer was told why, and ``events``
+    (a failure counted, the details that failed cleared) are what the action returns."""
+
+    def __init__(self, events: list[EventType]):
+        super().__init__("order not identified")
+        self.events = events
+
+
+def too_many_attempts(dispatcher: CollectingDispatcher) -> None:
+    """Tells the customer that look-ups stop for now and offers a human."""
+    dispatcher.utter_message(text=TOO_MANY_ATTEMPTS_MESSAGE, buttons=[HANDOFF_BUTTON])
+
+
+def identify_order(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    look_up: Callable[[Session, Requester], T],
+    *,
+    forget: tuple[str, ...] = ("order_number", "email"),
+    needs_number: bool = True,
+) -> T:
+    """What ``look_up(session, requester)`` finds for the customer's own order (or return).
+
+    Before anything is looked up, the customer must not have used up their failed attempts, and
+    give an order number and be identified (signed in, or a guest with an e-mail) unless
+    ``needs_number`` is false (``look_up`` then says what is missing). An order that is not theirs, or does not exist, counts one failed
+    attempt and clears the ``forget`` slots. Each failure is said to the customer and raises
+    :class:`NotIdentified`; runs in a worker thread (it queries the database).
+    """
+    if lookups_exhausted(tracker):
+        too_many_attempts(dispatcher)
+        raise NotIdentified([])
+    who = requester(tracker)
+    if needs_number and not (first_value(tracker.get_slot("order_number")) and who.identified):
+        dispatcher.utter_message(text=NEED_ORDER_DETAILS)
+        raise NotIdentified([])
+    try:
+        with session_scope() as session:
+            return look_up(session, who)
+    except OrderAccessDenied as err:
+        left = MAX_FAILED_LOOKUPS - (failed_lookups(tracker) + 1)
+        dispatcher.utter_message(text=str(err) + (" You can try once more." if left == 1 else ""))
+        if left <= 0:
+            too_many_attempts(dispatcher)
+        raise NotIdentified(lookup_failed_events(tracker, *forget)) from None

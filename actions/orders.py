@@ -13,19 +13,22 @@ from rasa_sdk.types import DomainDict
 from actions.common import (
     HANDOFF_BUTTON,
     YES_NO_BUTTONS,
+    NotIdentified,
     SafeFormValidation,
     ShopAction,
     bot_asked_just_before,
     first_value,
+    identify_order,
     latest_entity,
     latest_text,
-    lookup_failed_events,
     lookups_exhausted,
     requester,
     verified_customer,
 )
-from analytics import customer_service as cs
-from analytics.store import session_scope
+from shop.errors import CannotCancel, InvalidOrderNumber, OrderAccessDenied
+from shop.orders import OrderSummary, cancel_order, get_order, list_recent_orders
+from shop.store import session_scope
+from shop.text import email_in_text, money, normalise_email, parse_order_number, parse_rma_number
 
 INVALID_EMAIL = (
     "That doesn't look like an e-mail address. Please type the address you ordered with, "
@@ -34,25 +37,6 @@ INVALID_EMAIL = (
 NOTHING_TO_CONFIRM = (
     "There's nothing waiting for your confirmation right now. What would you like to do?"
 )
-
-
-def too_many_attempts(dispatcher: CollectingDispatcher) -> None:
-    """Tells the customer that look-ups stop for this conversation and offers a human."""
-    dispatcher.utter_message(text=cs.TOO_MANY_ATTEMPTS_MESSAGE, buttons=[HANDOFF_BUTTON])
-
-
-def denied_message(err: cs.OrderAccessDenied, tracker: Tracker) -> str:
-    """The "not found" answer, plus a warning when the next failure stops look-ups."""
-    left = cs.MAX_FAILED_LOOKUPS - (int(tracker.get_slot("failed_lookups") or 0) + 1)
-    text = str(err)
-    if left == 1:
-        text += " You can try once more."
-    return text
-
-
-def email_in_text(text: str) -> str | None:
-    """The first word of ``text`` that is an e-mail address (normalised), or None."""
-    return next(filter(None, map(cs.normalise_email, text.split())), None)
 
 
 class ValidateOrderLookupForm(SafeFormValidation):
@@ -85,7 +69,7 @@ class ValidateOrderLookupForm(SafeFormValidation):
             e.get("entity") == "order_number" for e in tracker.latest_message.get("entities", [])
         ):
             return {}
-        number = cs.parse_order_number(latest_text(tracker))
+        number = parse_order_number(latest_text(tracker))
         return {"order_number": str(number)} if number else {}
 
     async def extract_email(
@@ -101,16 +85,16 @@ class ValidateOrderLookupForm(SafeFormValidation):
     def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        number = cs.parse_order_number(first_value(value))
+        number = parse_order_number(first_value(value))
         if number is None:
-            dispatcher.utter_message(text=str(cs.InvalidOrderNumber(value)))
+            dispatcher.utter_message(text=str(InvalidOrderNumber(value)))
             return {"order_number": None}
         return {"order_number": str(number)}
 
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        email = cs.normalise_email(first_value(value))
+        email = normalise_email(first_value(value))
         if email is None:
             dispatcher.utter_message(text=INVALID_EMAIL)
             return {"email": None}
@@ -130,47 +114,13 @@ class ActionCheckOrderStatus(ShopAction):
     NAME = "action_check_order_status"
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
-        if lookups_exhausted(tracker):
-            too_many_attempts(dispatcher)
-            return []
         number = first_value(tracker.get_slot("order_number"))
-        who = requester(tracker)
-        if not number or (who.customer_id is None and not who.email):
-            dispatcher.utter_message(
-                text="I need your order number and the e-mail address you ordered with."
-            )
-            return []
         try:
-            with session_scope() as session:
-                order = cs.get_order(session, number, who)
-        except cs.OrderAccessDenied as err:
-            dispatcher.utter_message(text=denied_message(err, tracker))
-            events = lookup_failed_events(tracker, "order_number", "email")
-            if lookups_exhausted_after(tracker):
-                too_many_attempts(dispatcher)
-            return events
+            order = identify_order(dispatcher, tracker, lambda s, who: get_order(s, number, who))
+        except NotIdentified as failed:
+            return failed.events
         dispatcher.utter_message(text=order.describe())
         return []
-
-
-def lookups_exhausted_after(tracker: Tracker) -> bool:
-    """True if the failure being counted now is the last one allowed."""
-    return int(tracker.get_slot("failed_lookups") or 0) + 1 >= cs.MAX_FAILED_LOOKUPS
-
-
-def _cannot_cancel_message(order: cs.OrderSummary) -> str:
-    ref = f"Order #{order.order_number}"
-    if order.status == "cancelled":
-        return f"{ref} is already cancelled; there's nothing more to do."
-    if order.status == "delivered":
-        return (
-            f"{ref} has already been delivered, so it can't be cancelled any more. "
-            f"You can return items within {cs.RETURN_WINDOW_DAYS} days of delivery instead."
-        )
-    return (
-        f"{ref} has already shipped, so it can't be cancelled any more. Once it arrives you can "
-        f"return it within {cs.RETURN_WINDOW_DAYS} days of delivery."
-    )
 
 
 class ActionAskCancelConfirmation(ShopAction):
@@ -179,33 +129,21 @@ class ActionAskCancelConfirmation(ShopAction):
     NAME = "action_ask_cancel_confirmation"
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
-        if lookups_exhausted(tracker):
-            too_many_attempts(dispatcher)
-            return [SlotSet("pending_cancel", None)]
+        forget = [SlotSet("pending_cancel", None)]
         number = first_value(tracker.get_slot("order_number"))
-        who = requester(tracker)
-        if not number or (who.customer_id is None and not who.email):
-            dispatcher.utter_message(
-                text="I need your order number and the e-mail address you ordered with."
-            )
-            return [SlotSet("pending_cancel", None)]
         try:
-            with session_scope() as session:
-                order = cs.get_order(session, number, who)
-        except cs.OrderAccessDenied as err:
-            dispatcher.utter_message(text=denied_message(err, tracker))
-            events = lookup_failed_events(tracker, "order_number", "email", "pending_cancel")
-            if lookups_exhausted_after(tracker):
-                too_many_attempts(dispatcher)
-            return events
-        if not order.can_cancel:
-            dispatcher.utter_message(text=_cannot_cancel_message(order))
-            return [SlotSet("pending_cancel", None)]
+            order = identify_order(dispatcher, tracker, lambda s, who: get_order(s, number, who))
+        except NotIdentified as failed:
+            return failed.events + forget
+        problem = order.cannot_cancel()
+        if problem is not None:
+            dispatcher.utter_message(text=str(problem))
+            return forget
         items = ", ".join(line.label() for line in order.lines) or "no items"
         dispatcher.utter_message(
             text=(
-                f"Order #{order.order_number} ({items}; total {order.total:.2f}) hasn't shipped "
-                "yet, so I can cancel it. Shall I cancel it now? This can't be undone."
+                f"Order #{order.order_number} ({items}; total {money(order.total)}) hasn't "
+                "shipped yet, so I can cancel it. Shall I cancel it now? This can't be undone."
             ),
             buttons=YES_NO_BUTTONS,
         )
@@ -224,15 +162,15 @@ class ActionCancelOrder(ShopAction):
             return [SlotSet("pending_cancel", None)]
         try:
             with session_scope() as session:
-                order = cs.cancel_order(session, pending, requester(tracker))
-        except (cs.CannotCancel, cs.OrderAccessDenied) as err:
+                order = cancel_order(session, pending, requester(tracker))
+        except (CannotCancel, OrderAccessDenied) as err:
             dispatcher.utter_message(text=str(err))
             return [SlotSet("pending_cancel", None)]
         dispatcher.utter_message(
             text=(
                 f"Done: order #{order.order_number} is cancelled. If you already paid, the "
-                f"{order.total:.2f} goes back to your original payment method within 5 working "
-                "days. You'll get a confirmation e-mail too."
+                f"{money(order.total)} goes back to your original payment method within 5 "
+                "working days. You'll get a confirmation e-mail too."
             )
         )
         return [SlotSet("pending_cancel", None)]
@@ -251,10 +189,10 @@ class ActionAskOrderNumber(ShopAction):
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
         customer_id = verified_customer(tracker)
-        recent: list[cs.OrderSummary] = []
+        recent: list[OrderSummary] = []
         if customer_id is not None:
             with session_scope() as session:
-                recent = cs.list_recent_orders(session, customer_id, RECENT_ORDERS_OFFERED)
+                recent = list_recent_orders(session, customer_id, RECENT_ORDERS_OFFERED)
         if not recent:
             dispatcher.utter_message(text=ASK_ORDER_NUMBER)
             return []
@@ -288,10 +226,10 @@ class ActionOfferOrderChoices(ShopAction):
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
         text = latest_text(tracker)
-        rma = cs.parse_rma_number(latest_entity(tracker, "rma_number") or text)
+        rma = parse_rma_number(latest_entity(tracker, "rma_number") or text)
         # The NLU may miss the entity in a bare message: read the text as the forms do.
-        number = cs.parse_order_number(latest_entity(tracker, "order_number") or text)
-        email = cs.normalise_email(latest_entity(tracker, "email")) or email_in_text(text)
+        number = parse_order_number(latest_entity(tracker, "order_number") or text)
+        email = normalise_email(latest_entity(tracker, "email")) or email_in_text(text)
         events: list[EventType] = []
         if email:
             events.append(SlotSet("email", email))

@@ -11,10 +11,10 @@ from typing import Any
 from rasa_sdk.events import EventType
 
 from actions.common import ShopAction, latest_entity, latest_text, verified_customer
-from analytics.catalog import CatalogMatcher, product_info
-from analytics.errors import ModelMissing, NotFound
 from analytics.serving import get_analytics
-from analytics.store import get_engine, session_scope
+from shop.catalog import CatalogMatcher, product_info
+from shop.errors import ModelMissing, NotFound
+from shop.store import get_engine, session_scope
 
 # How often the product matcher checks whether the catalogue changed (one cheap query).
 CATALOG_REFRESH_SECONDS = 60.0

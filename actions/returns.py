@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -11,62 +10,47 @@ from rasa_sdk.events import EventType, SlotSet
 
 from actions.common import (
     YES_NO_BUTTONS,
+    NotIdentified,
     ShopAction,
     bot_asked_just_before,
     first_value,
-    lookup_failed_events,
-    lookups_exhausted,
+    identify_order,
     requester,
     run_blocking,
     verified_customer,
 )
-from actions.orders import (
-    NOTHING_TO_CONFIRM,
-    ValidateOrderLookupForm,
-    denied_message,
-    lookups_exhausted_after,
-    too_many_attempts,
+from actions.orders import NOTHING_TO_CONFIRM, ValidateOrderLookupForm
+from shop.errors import (
+    InvalidQuantity,
+    ItemNotIdentified,
+    MissingDetails,
+    NotReturnable,
+    OrderAccessDenied,
 )
-from analytics import customer_service as cs
-from analytics.store import session_scope
+from shop.orders import OrderLine
+from shop.returns import create_return, find_line, return_status, returnable_lines
+from shop.store import session_scope
+from shop.text import parse_order_number
 
 MAX_REASON_LENGTH = 500
-_SKU = re.compile(r"\b([A-Za-z]{2,4}-\d{3,5})\b")
-_WORD = re.compile(r"[a-z0-9]+")
-_FILLER = frozenset("a an the my this that one it item product i want to return please".split())
 RESET_RETURN = ("return_item", "return_reason", "return_blocked", "pending_return")
 
 
-def match_line(text: Any, lines: list[cs.OrderLine]) -> cs.OrderLine | None:
-    """The order line ``text`` names (its SKU, or the only name sharing most words), else None."""
-    text = str(first_value(text) or "")
-    for sku in _SKU.findall(text):
-        for line in lines:
-            if line.sku.upper() == sku.upper():
-                return line
-    words = {w for w in _WORD.findall(text.lower()) if w not in _FILLER}
-    if not words:
-        return None
-    scored = []
-    for line in lines:
-        name_words = set(_WORD.findall(line.name.lower()))
-        overlap = len(words & name_words)
-        if overlap:
-            scored.append((overlap / len(name_words), line))
-    if not scored:
-        return None
-    scored.sort(key=lambda s: -s[0])
-    if len(scored) > 1 and scored[0][0] == scored[1][0]:
-        return None  # ambiguous: the form asks again with buttons
-    return scored[0][1]
+def _returnable(dispatcher, tracker: Tracker) -> list[OrderLine]:
+    """The lines of the customer's order that can be returned (NotReturnable if none), or
+    NotIdentified when the order is not theirs (the customer has been told)."""
+    number = first_value(tracker.get_slot("order_number"))
+    return identify_order(dispatcher, tracker, lambda s, who: returnable_lines(s, number, who))
 
 
-def _returnable(tracker: Tracker, number: str) -> list[cs.OrderLine]:
+def _lines_quietly(tracker: Tracker) -> list[OrderLine]:
+    """The returnable lines of the order the form already identified (nothing said to the
+    customer); OrderAccessDenied or NotReturnable as :func:`returnable_lines` raises them."""
     with session_scope() as session:
-        return cs.returnable_lines(session, number, requester(tracker))
+        return returnable_lines(session, tracker.get_slot("order_number"), requester(tracker))
 
 
-def item_buttons(lines: list[cs.OrderLine]) -> list[dict[str, str]]:
+def item_buttons(lines: list[OrderLine]) -> list[dict[str, str]]:
     """Quick replies, one per returnable line (payload sets the ``sku`` entity)."""
     return [
         {"title": line.label(), "payload": "/inform" + json.dumps({"sku": line.sku})}
@@ -96,15 +80,11 @@ class ValidateReturnForm(ValidateOrderLookupForm):
             return events
         # Order and identity are known, the item isn't: check the order before asking for it.
         try:
-            lines = await run_blocking(_returnable, tracker, number)
-        except cs.OrderAccessDenied as err:
-            dispatcher.utter_message(text=denied_message(err, tracker))
-            failed = lookup_failed_events(tracker, "order_number", "email")
-            if lookups_exhausted_after(tracker):
-                too_many_attempts(dispatcher)
-            tracker.add_slots(failed)
-            return events + failed
-        except cs.NotReturnable:
+            lines = await run_blocking(_returnable, dispatcher, tracker)
+        except NotIdentified as failed:
+            tracker.add_slots(failed.events)
+            return events + failed.events
+        except NotReturnable:
             blocked = [SlotSet("return_blocked", True)]
             tracker.add_slots(blocked)
             return events + blocked
@@ -123,10 +103,10 @@ class ValidateReturnForm(ValidateOrderLookupForm):
         if not number:
             return {"return_item": None}
         try:
-            lines = await run_blocking(_returnable, tracker, number)
-        except (cs.OrderAccessDenied, cs.NotReturnable):
+            lines = await run_blocking(_lines_quietly, tracker)
+        except (OrderAccessDenied, NotReturnable):
             return {"return_item": None}
-        line = match_line(value, lines)
+        line = find_line(first_value(value), lines)
         if line is None:
             listing = "; ".join(item.label() for item in lines)
             dispatcher.utter_message(
@@ -148,10 +128,9 @@ class ActionAskReturnItem(ShopAction):
     NAME = "action_ask_return_item"
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
-        number = tracker.get_slot("order_number")
         try:
-            lines = _returnable(tracker, number) if number else []
-        except (cs.OrderAccessDenied, cs.NotReturnable):
+            lines = _lines_quietly(tracker) if tracker.get_slot("order_number") else []
+        except (OrderAccessDenied, NotReturnable):
             lines = []
         if lines:
             dispatcher.utter_message(
@@ -169,25 +148,15 @@ class ActionAskReturnConfirmation(ShopAction):
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
         reset = [SlotSet(slot, None) for slot in RESET_RETURN]
-        if lookups_exhausted(tracker):
-            too_many_attempts(dispatcher)
-            return reset
         number = tracker.get_slot("order_number")
-        who = requester(tracker)
-        if not number or (who.customer_id is None and not who.email):
-            dispatcher.utter_message(
-                text="I need your order number and the e-mail address you ordered with."
-            )
-            return reset
         try:
-            lines = _returnable(tracker, number)
-        except cs.OrderAccessDenied as err:
-            dispatcher.utter_message(text=denied_message(err, tracker))
-            return reset + lookup_failed_events(tracker, "order_number", "email")
-        except cs.NotReturnable as err:
+            lines = _returnable(dispatcher, tracker)
+        except NotIdentified as failed:
+            return reset + failed.events
+        except NotReturnable as err:
             dispatcher.utter_message(text=str(err))
             return reset
-        line = match_line(tracker.get_slot("return_item"), lines)
+        line = find_line(first_value(tracker.get_slot("return_item")), lines)
         reason = tracker.get_slot("return_reason")
         if line is None or not reason:
             dispatcher.utter_message(
@@ -235,7 +204,7 @@ class ActionCreateReturn(ShopAction):
         pending = json.loads(raw)
         try:
             with session_scope() as session:
-                result = cs.create_return(
+                result = create_return(
                     session,
                     pending["order_number"],
                     requester(tracker),
@@ -243,10 +212,7 @@ class ActionCreateReturn(ShopAction):
                     quantity=int(pending["quantity"]),
                     reason=pending["reason"],
                 )
-        except (cs.OrderAccessDenied, cs.NotReturnable, cs.ItemNotIdentified) as err:
-            dispatcher.utter_message(text=str(err))
-            return reset
-        except cs.InvalidQuantity as err:
+        except (OrderAccessDenied, NotReturnable, ItemNotIdentified, InvalidQuantity) as err:
             dispatcher.utter_message(text=str(err))
             return reset
         if result.created:
@@ -278,28 +244,25 @@ class ActionCheckReturnStatus(ShopAction):
     NAME = "action_check_return_status"
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
-        if lookups_exhausted(tracker):
-            too_many_attempts(dispatcher)
-            return []
         rma = first_value(tracker.get_slot("rma_number"))
         number = first_value(tracker.get_slot("order_number"))
-        who = requester(tracker)
         try:
-            with session_scope() as session:
-                returns = cs.return_status(
-                    session, who, rma_number=rma, order_number=None if rma else number
-                )
-        except cs.OrderAccessDenied as err:
-            dispatcher.utter_message(text=denied_message(err, tracker))
-            events = lookup_failed_events(tracker, "rma_number", "order_number", "email")
-            if lookups_exhausted_after(tracker):
-                too_many_attempts(dispatcher)
-            return events
-        except cs.MissingDetails as err:
+            returns = identify_order(
+                dispatcher,
+                tracker,
+                lambda s, who: return_status(
+                    s, who, rma_number=rma, order_number=None if rma else number
+                ),
+                forget=("rma_number", "order_number", "email"),
+                needs_number=False,
+            )
+        except NotIdentified as failed:
+            return failed.events
+        except MissingDetails as err:
             dispatcher.utter_message(text=str(err))
             return []
         if not returns:
-            where = f" for order #{cs.parse_order_number(number)}" if number else ""
+            where = f" for order #{parse_order_number(number)}" if number else ""
             dispatcher.utter_message(
                 text=f"I can't see any return{where} yet. Say \u201creturn an item\u201d to start one."
             )

@@ -1,8 +1,8 @@
 """Staff questions: stock, forecasts, reordering, segments, sales.
 
-Answered only for staff on a staff channel (``bot.staff.is_staff``: allowed Slack users, or the
+Answered only for staff on a staff channel (``bot.identity.is_staff``: allowed Slack users, or the
 token-protected staff console); everyone else gets a polite refusal and no data. The answers are
-``analytics.staff_reports`` reports: on Slack as Block Kit with a chart uploaded to the thread,
+``analytics.reports.staff`` reports: on Slack as Block Kit with a chart uploaded to the thread,
 elsewhere as plain text.
 """
 
@@ -17,13 +17,13 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import ShopAction, latest_entity, latest_text
 from actions.products import catalog_matcher
-from analytics import staff_reports
-from analytics.errors import ShopbotError
-from analytics.report import StaffReport
+from analytics.reports import staff as staff_reports
+from analytics.reports.base import StaffReport
+from analytics.reports.slack import to_slack
 from analytics.serving import get_analytics
-from analytics.store import get_engine
-from bot.slack_blocks import to_slack
-from bot.staff import REFUSAL, SLACK_CHANNEL, is_staff
+from bot.identity import REFUSAL, SLACK_CHANNEL, is_staff
+from shop.errors import ShopbotError
+from shop.store import get_engine
 
 WHICH_PRODUCT = "Which product do you mean? Give me its SKU (like CLO-0042) or its name."
 # The words of the question itself, removed before matching product names: otherwise the fuzzy

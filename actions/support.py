@@ -18,8 +18,11 @@ from actions.common import (
     transcript,
     verified_customer,
 )
-from analytics import customer_service as cs
-from analytics.store import session_scope
+from shop import tickets
+from shop.errors import OrderAccessDenied
+from shop.orders import RETURN_WINDOW_DAYS, OrderSummary, get_order
+from shop.store import session_scope
+from shop.text import parse_order_number
 
 HANDOFF_MESSAGE = (
     "I've passed our conversation to a colleague (ticket #{ticket}). Someone from our team will "
@@ -44,16 +47,16 @@ MIN_OFFER_CONFIDENCE = 0.05
 
 
 def _order_number_mentioned(tracker: Tracker) -> str | None:
-    number = cs.parse_order_number(latest_entity(tracker, "order_number") or latest_text(tracker))
+    number = parse_order_number(latest_entity(tracker, "order_number") or latest_text(tracker))
     if number is None:
-        number = cs.parse_order_number(first_value(tracker.get_slot("order_number")))
+        number = parse_order_number(first_value(tracker.get_slot("order_number")))
     return str(number) if number else None
 
 
 def open_ticket(tracker: Tracker, kind: str, subject: str, order_number: str | None) -> int:
     """The id of a new support ticket holding the conversation so far."""
     with session_scope() as session:
-        return cs.open_ticket(
+        return tickets.open_ticket(
             session,
             kind=kind,
             conversation_id=tracker.sender_id,
@@ -102,7 +105,7 @@ class ActionLogComplaint(ShopAction):
         if order is not None:
             dispatcher.utter_message(
                 text=(
-                    f"Order #{order.order_number} is still within the {cs.RETURN_WINDOW_DAYS}-day "
+                    f"Order #{order.order_number} is still within the {RETURN_WINDOW_DAYS}-day "
                     "return window. Would you like to return the item?"
                 ),
                 buttons=[
@@ -117,15 +120,15 @@ class ActionLogComplaint(ShopAction):
         return []
 
     @staticmethod
-    def _returnable_order(tracker: Tracker, number: str | None) -> cs.OrderSummary | None:
+    def _returnable_order(tracker: Tracker, number: str | None) -> OrderSummary | None:
         """The order if it is the customer's own, delivered and still returnable; else None."""
         who = requester(tracker)
-        if number is None or (who.customer_id is None and not who.email):
+        if number is None or not who.identified:
             return None
         try:
             with session_scope() as session:
-                order = cs.get_order(session, number, who)
-        except cs.OrderAccessDenied:
+                order = get_order(session, number, who)
+        except OrderAccessDenied:
             return None  # said nothing about the order, and no failed attempt counted: no leak
         today = dt.datetime.now(dt.timezone.utc).date()
         if order.status != "delivered" or not order.return_deadline:

@@ -16,8 +16,8 @@ from typing import Any
 
 import joblib
 
-from analytics import settings
-from analytics.errors import ModelMissing
+from shop import settings
+from shop.errors import ModelMissing
 
 LATEST = "LATEST"
 

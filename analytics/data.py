@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from analytics.store.models import Customer, Inventory, Order, OrderItem, Product, Rating
+from shop.store.models import Customer, Inventory, Order, OrderItem, Product, Rating
 
 
 def _frame(engine: Engine, stmt) -> pd.DataFrame:

@@ -44,9 +44,9 @@ from sqlalchemy.engine import Engine
 
 from analytics import artifacts
 from analytics.data import NO_STOCK_FIGURES, load_products, stock_figures_known
-from analytics.errors import ModelMissing, NoData, NotFound
-from analytics.store import session_scope
-from analytics.store.models import AnalyticsRun, Forecast, ReorderAdvice, utcnow
+from shop.errors import ModelMissing, NoData, NotFound
+from shop.store import session_scope
+from shop.store.models import AnalyticsRun, Forecast, ReorderAdvice, utcnow
 
 Z975 = 1.959963984540054  # norm.ppf(0.975): half-width of a 95% interval in standard deviations
 DEFAULT_SERVICE_LEVEL = 0.95

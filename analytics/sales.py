@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from analytics.data import data_end, load_products, load_purchases
-from analytics.errors import NoData
+from shop.errors import NoData
 
 
 @dataclass(frozen=True)

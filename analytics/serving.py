@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from analytics import artifacts
-from analytics.errors import ModelMissing
-from analytics.store import get_engine
+from shop.errors import ModelMissing
+from shop.store import get_engine
 
 log = logging.getLogger(__name__)
 

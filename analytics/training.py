@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine
 from tqdm import tqdm
 
 from analytics import artifacts
-from analytics.errors import ModelMissing, NoData, ShopbotError
-from analytics.store.models import Inventory, Order, OrderItem, Product, Rating
+from shop.errors import ModelMissing, NoData, ShopbotError
+from shop.store.models import Inventory, Order, OrderItem, Product, Rating
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ and the scaled configuration.
   RSS and PSS summed) after start-up and warm-up, then the peak during 20 s of 10 conversations
   in a closed loop (the load benchmark's mix).
 
-    python bench/footprint_bench.py
-    python bench/footprint_bench.py --skip-rasa-train --configs default
+    python -m bench.footprint_bench
+    python -m bench.footprint_bench --skip-rasa-train --configs default
 """
 
 from __future__ import annotations
@@ -25,14 +25,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make `bench` and the project importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.loadkit.conversations import Mix, ShopData  # noqa: E402
-from bench.loadkit.driver import run_phase, warm_up  # noqa: E402
-from bench.loadkit.procs import MemorySampler  # noqa: E402
-from bench.loadkit.report import command_line, machine, table  # noqa: E402
-from bench.loadkit.world import (  # noqa: E402
+from bench.loadkit.conversations import Mix, ShopData
+from bench.loadkit.driver import run_phase, warm_up
+from bench.loadkit.procs import MemorySampler
+from bench.loadkit.report import command_line, machine, table
+from bench.loadkit.world import (
     CONFIGS,
     SHOPBOT,
     Stack,
@@ -41,8 +38,8 @@ from bench.loadkit.world import (  # noqa: E402
     log,
     stop_on_sigterm,
 )
-from bench.pipeline_bench import measure  # noqa: E402
-from bot.rasa_model import ROOT, rasa_env, train_command  # noqa: E402
+from bench.pipeline_bench import measure
+from bot.server.rasa_model import ROOT, rasa_env, train_command
 
 
 def rasa_train_from_scratch() -> dict:

@@ -1,8 +1,8 @@
 """Times the forecast run (every SKU: order selection, backtests, storage) on demo shops of 3 sizes.
 
-Usage: ``.venv/bin/python bench/forecast_bench.py [--sizes 60 150 300] [--jobs 2] [--dir DIR]
+Usage: ``.venv/bin/python -m bench.forecast_bench [--sizes 60 150 300] [--jobs 2] [--dir DIR]
 [--json]``. The target is the default demo shop (300 products, two years of daily orders) in well
-under 90 s on 2 cores. Each size is a seeded demo shop (``analytics.demo.build_demo``) with the
+under 90 s on 2 cores. Each size is a seeded demo shop (``shop.demo.build_demo``) with the
 customers scaled to the products (2,000 per 300), so demand per product, and so the work per
 SKU, stays comparable and the time shows how the run grows with the number of SKUs. Shops are
 built once into ``--dir`` and reused. Reported per size: wall time of ``run_forecasts`` (and of
@@ -21,12 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from analytics.demo import build_demo  # noqa: E402
-from analytics.forecasting import run_forecasts  # noqa: E402
-from analytics.inventory import run_reorder  # noqa: E402
-from analytics.store import make_engine, upgrade  # noqa: E402
+from analytics.forecasting import run_forecasts
+from analytics.inventory import run_reorder
+from shop.demo import build_demo
+from shop.store import make_engine, upgrade
 
 END_DATE = dt.date(2026, 11, 25)  # fixed, so every run benchmarks the same shops
 CUSTOMERS_PER_PRODUCT = 2000 / 300

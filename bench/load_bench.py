@@ -8,9 +8,9 @@ Everything runs on loopback in a throwaway world (temp demo shop, trained analyt
 free ports, temp PostgreSQL databases and empty Redis databases) that is removed at the end, also
 on failure, Ctrl-C or SIGTERM. Progress goes to stderr, the Markdown report to stdout.
 
-    python bench/load_bench.py                       # default + scaled, ~15 min on 2 quiet cores
-    python bench/load_bench.py --configs default --levels 1,10 --duration 10   # a quick look
-    python bench/load_bench.py --configs default,scaled,scaled-pg,scaled-2x2 --duration 60
+    python -m bench.load_bench                       # default + scaled, ~15 min on 2 quiet cores
+    python -m bench.load_bench --configs default --levels 1,10 --duration 10   # a quick look
+    python -m bench.load_bench --configs default,scaled,scaled-pg,scaled-2x2 --duration 60
 """
 
 from __future__ import annotations
@@ -19,15 +19,11 @@ import argparse
 import asyncio
 import sys
 import time
-from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make `bench` and the project importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.loadkit.conversations import Mix, ShopData  # noqa: E402
-from bench.loadkit.driver import Phase, percentile, run_phase, warm_up  # noqa: E402
-from bench.loadkit.procs import MemorySampler  # noqa: E402
-from bench.loadkit.report import (  # noqa: E402
+from bench.loadkit.conversations import Mix, ShopData
+from bench.loadkit.driver import Phase, percentile, run_phase, warm_up
+from bench.loadkit.procs import MemorySampler
+from bench.loadkit.report import (
     PHASE_HEADERS,
     command_line,
     error_summary,
@@ -37,7 +33,7 @@ from bench.loadkit.report import (  # noqa: E402
     ratio,
     table,
 )
-from bench.loadkit.world import (  # noqa: E402
+from bench.loadkit.world import (
     CONFIGS,
     Stack,
     StackConfig,

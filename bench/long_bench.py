@@ -7,9 +7,9 @@ The same single conversation is also sent to the same Rasa setup with its action
 which separates Rasa's own growth from the action server's. ``--profile`` runs the Rasa server
 under cProfile for the single conversation and prints where its time went.
 
-    python bench/long_bench.py                          # default config, 1 and 3 conversations
-    python bench/long_bench.py --turns 200 --parallel 1 --no-stub   # a quick look
-    python bench/long_bench.py --configs default,scaled --profile
+    python -m bench.long_bench                          # default config, 1 and 3 conversations
+    python -m bench.long_bench --turns 200 --parallel 1 --no-stub   # a quick look
+    python -m bench.long_bench --configs default,scaled --profile
 """
 
 from __future__ import annotations
@@ -23,13 +23,10 @@ import time
 import uuid
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make `bench` and the project importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import aiohttp
 
-import aiohttp  # noqa: E402
-
-from bench.loadkit import procs  # noqa: E402
-from bench.loadkit.conversations import (  # noqa: E402
+from bench.loadkit import procs
+from bench.loadkit.conversations import (
     FAQ,
     GREETINGS,
     THANKS,
@@ -39,9 +36,9 @@ from bench.loadkit.conversations import (  # noqa: E402
     generic_problem,
     product_cards,
 )
-from bench.loadkit.driver import Client, percentile  # noqa: E402
-from bench.loadkit.report import command_line, machine, ms, table  # noqa: E402
-from bench.loadkit.world import (  # noqa: E402
+from bench.loadkit.driver import Client, percentile
+from bench.loadkit.report import command_line, machine, ms, table
+from bench.loadkit.world import (
     CONFIGS,
     Stack,
     World,

@@ -6,7 +6,7 @@ generates data with the same shape (the "medium" size has MovieLens-100k's 943 u
 items and 100,000 ratings). ``--evaluate`` also runs the held-out evaluation at that size, which
 shows the known gap between rating accuracy and ranking quality.
 
-    .venv/bin/python bench/recommend_bench.py [--demo-db URL] [--evaluate] [--json FILE]
+    .venv/bin/python -m bench.recommend_bench [--demo-db URL] [--evaluate] [--json FILE]
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from analytics.recommendation import Recommender, evaluate_frames  # noqa: E402
-from analytics.recommendation.synthetic import movielens_like  # noqa: E402
+from analytics.recommendation import Recommender, evaluate_frames
+from tests.support.synthetic import movielens_like
 
 SIZES = {
     "small": {"n_users": 300, "n_items": 200, "n_ratings": 10_000},
@@ -108,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_frames(name, movielens_like(**SIZES[name], seed=0))
     if args.demo_db:
         from analytics.recommendation import load_frames
-        from analytics.store import make_engine
+        from shop.store import make_engine
 
         rows += bench_frames("demo shop", load_frames(make_engine(args.demo_db)))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None

@@ -5,8 +5,8 @@ members of staff at once, with every answer checked.
 Runs in a throwaway world like the load benchmark (temp demo shop, trained analytics, the real
 Rasa server and action server on free ports, all removed at the end).
 
-    python bench/staff_bench.py                  # 20 questions of each kind, 1 and 5 at once
-    python bench/staff_bench.py --repeat 5 --concurrency 1
+    python -m bench.staff_bench                  # 20 questions of each kind, 1 and 5 at once
+    python -m bench.staff_bench --repeat 5 --concurrency 1
 """
 
 from __future__ import annotations
@@ -17,19 +17,15 @@ import random
 import sys
 import time
 import uuid
-from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make `bench` and the project importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import aiohttp
+from sqlalchemy import create_engine, select
 
-import aiohttp  # noqa: E402
-from sqlalchemy import create_engine, select  # noqa: E402
-
-from bench.loadkit import procs  # noqa: E402
-from bench.loadkit.conversations import contains, generic_problem  # noqa: E402
-from bench.loadkit.driver import percentile  # noqa: E402
-from bench.loadkit.report import command_line, machine, ms, table  # noqa: E402
-from bench.loadkit.world import (  # noqa: E402
+from bench.loadkit import procs
+from bench.loadkit.conversations import contains, generic_problem
+from bench.loadkit.driver import percentile
+from bench.loadkit.report import command_line, machine, ms, table
+from bench.loadkit.world import (
     CONFIGS,
     Stack,
     World,
@@ -54,7 +50,7 @@ QUESTIONS = {
 
 def forecast_skus(db_url: str) -> list[str]:
     """SKUs of active products that have a forecast in the latest run."""
-    from analytics.store.models import Forecast, Product
+    from shop.store.models import Forecast, Product
 
     engine = create_engine(db_url)
     try:

@@ -1,4 +1,5 @@
-"""Who is chatting: verify the session token the shop's website signs for logged-in customers.
+"""Who is chatting: a customer proven by the session token the shop's website signs, or a member
+of staff on a staff channel.
 
 The storefront page sends the token in the message metadata. Metadata comes from the browser and
 is untrusted, and Rasa checks the socket.io JWT only when the socket connects, so the action
@@ -6,6 +7,14 @@ server verifies the signature, issuer and expiry of every token itself, here.
 
 Tokens are JWTs signed with HS256 and the secret ``SHOPBOT_SESSION_SECRET``; claims: ``sub``
 (the customer id as a string), ``iat``, ``exp`` and ``iss="shopbot"``.
+
+Staff questions are answered only on a staff channel, only for allowed staff:
+
+- ``slack``: the Slack user id (put into the metadata by our signed-request-checking Slack
+  channel) must be in ``SHOPBOT_STAFF_SLACK_USERS`` (comma-separated ids);
+- ``staff``: the local staff console; the channel itself demands ``SHOPBOT_STAFF_CONSOLE_TOKEN``.
+
+Everything else (REST, socket.io, the storefront) is a customer channel and gets no staff data.
 """
 
 from __future__ import annotations
@@ -126,3 +135,29 @@ def customer_from_metadata(
         if isinstance(custom, Mapping):
             token = custom.get(METADATA_KEY)
     return verify_token(token, secret=secret, now=now)
+
+
+# ---- staff ------------------------------------------------------------------------------------
+
+SLACK_CHANNEL = "slack"
+CONSOLE_CHANNEL = "staff"
+REFUSAL = (
+    "Sorry, I can only answer questions about stock, forecasts, reordering, segments and sales "
+    "for shop staff on the staff channel."
+)
+
+
+def allowed_slack_users() -> frozenset[str]:
+    raw = os.environ.get("SHOPBOT_STAFF_SLACK_USERS", "")
+    return frozenset(u.strip() for u in raw.split(",") if u.strip())
+
+
+def is_staff(input_channel: str | None, metadata: dict[str, Any] | None) -> bool:
+    """True only for an allowed Slack user on Slack, or anyone on the authenticated console."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    if input_channel == CONSOLE_CHANNEL:
+        return True
+    if input_channel == SLACK_CHANNEL:
+        user = metadata.get("slack_user")
+        return isinstance(user, str) and user in allowed_slack_users()
+    return False

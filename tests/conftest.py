@@ -16,15 +16,14 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 # A developer's .env (e.g. DATABASE_URL of a real shop) must never reach the tests' commands.
 os.environ["SHOPBOT_ENV_FILE"] = "off"
 
-from rasa_support import (  # noqa: E402
+from shop.store import make_engine, upgrade  # noqa: E402
+from support.rasa_support import (  # noqa: E402
     model_path,
     rasa_model,  # noqa: F401  (the trained Rasa model, see rasa_support.py)
     start_background_training,
     stop_background_training,
 )
-
-from analytics.store import make_engine, upgrade  # noqa: E402
-from servers import assistant, pg_assistant  # noqa: E402,F401  (running assistants, see servers.py)
+from support.servers import assistant, pg_assistant  # noqa: E402,F401  (running assistants, see servers.py)
 
 _TRAINER = pytest.StashKey[object]()
 
@@ -145,8 +144,8 @@ def trained_demo(tmp_path_factory) -> Iterator[TrainedDemo]:
 
     Tests must not change it. SHOPBOT_MODELS_DIR is not set globally: pass ``models_dir``.
     """
-    from analytics.demo import build_demo
     from analytics.training import is_stale, train_all
+    from shop.demo import build_demo
 
     d = tmp_path_factory.mktemp("trained-demo")
     url = f"sqlite:///{d / 'shop.db'}"

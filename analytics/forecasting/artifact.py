@@ -25,8 +25,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from analytics.errors import NotFound
 from analytics.forecasting.methods import COLUMNS
+from shop.errors import NotFound
 
 if TYPE_CHECKING:
     from analytics.forecasting.jobs import ForecastReport

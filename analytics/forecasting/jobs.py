@@ -24,7 +24,6 @@ from sqlalchemy.engine import Engine
 
 from analytics import artifacts
 from analytics.data import data_end, load_products, load_purchases
-from analytics.errors import NoData, ShopbotError
 from analytics.forecasting.artifact import build_artifact
 from analytics.forecasting.methods import COLUMNS, SeasonalNaive, average_demand_interval
 from analytics.forecasting.selection import ForecastConfig, SeriesResult, forecast_series
@@ -35,8 +34,9 @@ from analytics.forecasting.series import (
     series_starts,
 )
 from analytics.inventory import find_product
-from analytics.store import session_scope
-from analytics.store.models import AnalyticsRun, Forecast, utcnow
+from shop.errors import NoData, ShopbotError
+from shop.store import session_scope
+from shop.store.models import AnalyticsRun, Forecast, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from analytics.store.models import Order, OrderItem
+from shop.store.models import Order, OrderItem
 
 
 def last_full_day(end: dt.datetime, placed_at: pd.Series | None = None) -> dt.date:

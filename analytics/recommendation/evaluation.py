@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from analytics import data
-from analytics.errors import NoData
 from analytics.recommendation import signal as sigmod
 from analytics.recommendation.metrics import mean_ranking_metrics
 from analytics.recommendation.model import ALGORITHM_NAMES, ALGORITHMS, Recommender
-from analytics.store.models import CustomerSegment
+from shop.errors import NoData
+from shop.store.models import CustomerSegment
 
 log = logging.getLogger(__name__)
 

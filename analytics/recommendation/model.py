@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from analytics.errors import NoData, NotFound
 from analytics.recommendation import signal as sigmod
+from shop.errors import NoData, NotFound
 
 ALGORITHMS = ("svd", "knn")
 ALGORITHM_NAMES = {"svd": "SVD", "knn": "KNNBaseline (item-based, pearson_baseline)"}

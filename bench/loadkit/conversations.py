@@ -136,7 +136,7 @@ class ShopData:
 
     def __init__(self, db_url: str, seed: int = 7, window_days: int = 25):
         engine = create_engine(db_url)
-        from analytics.store.models import Order, OrderItem, Product, Return
+        from shop.store.models import Order, OrderItem, Product, Return
 
         rng = random.Random(seed)
         try:

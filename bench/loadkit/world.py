@@ -1,6 +1,6 @@
 """A throwaway world for the conversation benchmarks: a demo shop with trained analytics in a temp
 folder, and the real servers (or the Rasa server with a trivial action server) on free ports,
-configured through the same variables as ``shopbot run`` (``bot.endpoints.write_endpoints``).
+configured through the same variables as ``shopbot run`` (``bot.server.endpoints.write_endpoints``).
 
 Everything it creates is removed by ``close()``/``stop()``: the temp folder, the PostgreSQL
 databases it created (named ``shopbot_bench_<random>``), the Redis databases it used (checked to
@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.endpoints import describe, ensure_tracker_database, write_endpoints
-from bot.rasa_model import ROOT, ensure_model, rasa_env
-from bot.runner import Service, build_services, effective_credentials
+from bot.server.endpoints import describe, ensure_tracker_database, write_endpoints
+from bot.server.rasa_model import ROOT, ensure_model, rasa_env
+from bot.server.runner import Service, build_services, effective_credentials
 
 SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 PG_URL = os.environ.get("SHOPBOT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")

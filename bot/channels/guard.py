@@ -9,7 +9,7 @@ Either way the customer is asked to try again, so the failed turn must not count
 - A turn that ended in silence was recorded, action failures included (Rasa logs an action whose
   call failed as executed), and so was a turn in which an action apologised itself (its database
   was down: the actions' apology starts with ``TRY_AGAIN``). Such a turn is deleted from the
-  conversation store where the store can do that (:mod:`bot.tracker_store`), otherwise a "yes"
+  conversation store where the store can do that (:mod:`bot.server.tracker_store`), otherwise a "yes"
   sent again to "Shall I register the return?" would find the question already answered.
 
 The customer's next try then continues the conversation where it really was.
@@ -23,7 +23,7 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.tracker_store import fail_loudly, primary_store
+from bot.server.tracker_store import fail_loudly, primary_store
 
 log = logging.getLogger(__name__)
 

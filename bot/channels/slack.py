@@ -39,9 +39,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from analytics.reports.slack import escape
 from bot.channels.guard import handle_or_apologise
 from bot.channels.rest import MAX_MESSAGE_LENGTH, RequestError, clean_text
-from bot.slack_blocks import escape
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.guard import handle_or_apologise
 from bot.channels.rest import RequestError, parse_message
-from bot.staff import CONSOLE_CHANNEL
+from bot.identity import CONSOLE_CHANNEL
 
 TOKEN_ENV = "SHOPBOT_STAFF_CONSOLE_TOKEN"
 

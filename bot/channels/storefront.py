@@ -41,7 +41,7 @@ STATIC_DIR = PAGE_DIR / "static"
 DEMO_LOGIN_ENV = "SHOPBOT_DEMO_LOGIN"
 TOKEN_TTL_ENV = "SHOPBOT_SESSION_TTL"
 DEFAULT_TOKEN_TTL = 8 * 3600
-# The fixed demo accounts (analytics.demo.DEMO_ACCOUNTS) are listed first; if that module is not
+# The fixed demo accounts (shop.demo.DEMO_ACCOUNTS) are listed first; if that module is not
 # importable (an imported, non-demo shop) these e-mails are still looked up.
 FALLBACK_DEMO_EMAILS = ("ada@example.com", "grace@example.com")
 MAX_CUSTOMERS = 6
@@ -88,7 +88,7 @@ def _demo_emails() -> list[str]:
     """The e-mails of the fixed demo accounts, in their documented order."""
     emails: list[str] = []
     try:
-        from analytics.demo import DEMO_ACCOUNTS  # noqa: PLC0415 - optional, owned elsewhere
+        from shop.demo import DEMO_ACCOUNTS  # noqa: PLC0415 - optional, owned elsewhere
 
         for account in DEMO_ACCOUNTS:
             if isinstance(account, str):
@@ -111,8 +111,8 @@ def list_demo_customers(engine: Any = None) -> list[dict[str, Any]]:
     """The customers one may sign in as: the fixed demo accounts, then a few more, by id."""
     from sqlalchemy import select  # noqa: PLC0415 - keep the module light for Rasa's start
 
-    from analytics.store import session_scope  # noqa: PLC0415
-    from analytics.store.models import Customer  # noqa: PLC0415
+    from shop.store import session_scope  # noqa: PLC0415
+    from shop.store.models import Customer  # noqa: PLC0415
 
     emails = _demo_emails()
     with session_scope(engine) as session:
@@ -137,8 +137,8 @@ def list_products(engine: Any = None) -> list[dict[str, Any]]:
     """A few active products per category for the shop front, with an in-stock flag."""
     from sqlalchemy import select  # noqa: PLC0415
 
-    from analytics.store import session_scope  # noqa: PLC0415
-    from analytics.store.models import Inventory, Product  # noqa: PLC0415
+    from shop.store import session_scope  # noqa: PLC0415
+    from shop.store.models import Inventory, Product  # noqa: PLC0415
 
     products: list[dict[str, Any]] = []
     with session_scope(engine) as session:

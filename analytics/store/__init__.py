@@ -1,6 +1,0 @@
-"""The shop's database: tables, engine and sessions, migrations."""
-
-from analytics.store.db import get_engine, make_engine, session_scope
-from analytics.store.migrate import upgrade
-
-__all__ = ["get_engine", "make_engine", "session_scope", "upgrade"]

@@ -1,0 +1,20 @@
+"""``shopbot run``: start the whole assistant (action server, Rasa server)."""
+
+from __future__ import annotations
+
+
+def register(sub, _evaluate_sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="start the action server and the Rasa server (Ctrl-C stops them)",
+        description="Train the Rasa model if its data changed, start the action server and the "
+        "Rasa server with every channel, print where to chat, and stop everything on Ctrl-C. "
+        "Use `make run` to also build the demo shop and train the analytics first.",
+    )
+    p.set_defaults(handler=_run)
+
+
+def _run(_args) -> int:
+    from bot.server.runner import run
+
+    return run()

@@ -1,0 +1,193 @@
+"""Whole conversations over the REST channel against the real Rasa server, the real action server
+and the demo shop database (see tests/support/servers.py). Each conversation has its own sender id.
+
+The shared demo data is left usable for the other integration tests: cancellations and returns
+use Grace Hopper's orders (104241, 104240); Ada's orders are only read.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from bot.identity import issue_token
+from shop.store import make_engine, session_scope
+from shop.store.models import Order, Return, SupportTicket
+
+pytestmark = pytest.mark.rasa
+
+ADA, GRACE = 1, 2  # DEMO_ACCOUNTS customer ids
+
+
+class Chat:
+    """One conversation: say() returns the bot's replies; texts() their texts."""
+
+    def __init__(self, assistant, customer_id: int | None = None, token: str | None = None):
+        self.a = assistant
+        self.sender = "e2e-" + uuid.uuid4().hex[:10]
+        if customer_id is not None:
+            token = assistant.token_for(customer_id)
+        self.metadata = {"session_token": token} if token else None
+
+    def say(self, text: str) -> list[dict]:
+        return self.a.say(text, sender=self.sender, metadata=self.metadata, timeout=60)
+
+    def texts(self, text: str) -> str:
+        return "\n".join(r.get("text") or "" for r in self.say(text))
+
+
+@pytest.fixture(scope="module")
+def engine(assistant):
+    eng = make_engine(assistant.db_url)
+    yield eng
+    eng.dispose()
+
+
+def test_greeting(assistant):
+    assert "assistant" in Chat(assistant).texts("hello").lower()
+
+
+def test_guest_order_status_needs_the_orders_email(assistant):
+    chat = Chat(assistant)
+    assert "e-mail" in chat.texts("where is my order #104233")
+    reply = chat.texts("ada@example.com")
+    assert "DHL" in reply and "JD0146104233001" in reply
+
+
+def test_bare_order_number_gets_choices_and_the_button_checks_that_order(assistant):
+    chat = Chat(assistant)
+    replies = chat.say("#104233")
+    assert "What would you like to do with order #104233?" in [r.get("text") for r in replies]
+    buttons = {b["title"]: b["payload"] for r in replies for b in r.get("buttons", [])}
+    assert set(buttons) == {"Where is it?", "Return an item", "Cancel it"}
+    assert "e-mail" in chat.texts(buttons["Where is it?"])  # a guest proves the order is theirs
+    reply = chat.texts("ada@example.com")
+    assert "DHL" in reply and "JD0146104233001" in reply
+
+
+def test_guest_with_the_wrong_email_learns_nothing(assistant):
+    chat = Chat(assistant)
+    chat.say("where is my order #104233")
+    reply = chat.texts("mallory@example.com")
+    assert "couldn't find order #104233" in reply
+    assert "DHL" not in reply and "JD0146" not in reply
+
+
+def test_signed_in_customer_gets_status_without_email(assistant):
+    reply = Chat(assistant, ADA).texts("where is my order #104233?")
+    assert "DHL" in reply and "JD0146104233001" in reply and "e-mail" not in reply
+
+
+def test_someone_elses_order_is_not_shown(assistant):
+    reply = Chat(assistant, GRACE).texts("where is my order #104233?")
+    assert "couldn't find order #104233" in reply and "DHL" not in reply
+
+
+def test_forged_token_is_treated_as_a_guest(assistant):
+    forged = issue_token(ADA, secret="not-the-shops-secret")
+    reply = Chat(assistant, token=forged).texts("where is my order #104233?")
+    assert "e-mail" in reply and "DHL" not in reply
+
+
+def test_cancel_needs_confirmation_and_happens_once(assistant, engine):
+    chat = Chat(assistant, GRACE)
+    replies = chat.say("please cancel my order #104241")
+    assert any(b["payload"] == "/affirm" for r in replies for b in r.get("buttons", []))
+    with session_scope(engine) as s:
+        assert s.scalar(select(Order.status).where(Order.order_number == 104241)) == "pending"
+    assert "cancelled" in chat.texts("yes").lower()
+    chat.say("yes")  # a second confirmation changes nothing
+    with session_scope(engine) as s:
+        order = s.execute(select(Order).where(Order.order_number == 104241)).scalar_one()
+        assert order.status == "cancelled" and order.cancelled_at is not None
+
+
+def test_return_gives_one_rma(assistant, engine):
+    chat = Chat(assistant, GRACE)
+    replies = chat.say("I want to return an item from order #104240")
+    buttons = [b for r in replies for b in r.get("buttons", [])]
+    if buttons:  # several items: pick the first one, as a customer clicks it
+        replies = chat.say(buttons[0]["payload"])
+    assert "reason" in " ".join(r.get("text", "") for r in replies).lower()
+    replies = chat.say("it's too small")
+    assert any(b["payload"] == "/affirm" for r in replies for b in r.get("buttons", []))
+    reply = chat.texts("yes")
+    assert "RMA-" in reply
+    rma = reply[reply.index("RMA-") : reply.index("RMA-") + 10]
+    with session_scope(engine) as s:
+        order_id = s.scalar(select(Order.id).where(Order.order_number == 104240))
+        rmas = s.scalars(select(Return.rma_number).where(Return.order_id == order_id)).all()
+    assert rmas == [rma]
+    status = Chat(assistant, GRACE).texts(f"what's the status of my return {rma}?")
+    assert rma in status
+
+
+def test_faq_is_answered(assistant):
+    reply = Chat(assistant).texts("how long does delivery take?")
+    assert "working days" in reply
+
+
+def test_recommendations_come_as_cards_and_text(assistant):
+    replies = Chat(assistant, ADA).say("what would you recommend for me?")
+    cards = [r["custom"] for r in replies if r.get("custom", {}).get("type") == "product_cards"]
+    assert cards and 1 <= len(cards[0]["products"]) <= 10
+    product = cards[0]["products"][0]
+    assert {"sku", "name", "price", "category"} <= set(product)
+    assert any(product["name"] in (r.get("text") or "") for r in replies)
+
+
+def test_handoff_creates_a_ticket_and_pauses(assistant, engine):
+    chat = Chat(assistant, ADA)
+    chat.say("hi")
+    reply = chat.texts("I want to talk to a human")
+    assert "ticket" in reply.lower() or "colleague" in reply.lower() or "team" in reply.lower()
+    with session_scope(engine) as s:
+        ticket = s.execute(
+            select(SupportTicket).where(SupportTicket.conversation_id == chat.sender)
+        ).scalar_one()
+        assert ticket.kind == "handoff" and "talk to a human" in ticket.transcript
+    assert "support team" in chat.texts("hello? anyone?")
+
+
+def test_malformed_rest_bodies_get_400(assistant):
+    for body in (
+        b"not json",
+        b"[1,2]",
+        json.dumps({"message": "hi"}).encode(),
+        json.dumps(
+            {"sender": "x", "message": "hi", "input_channel": "slack", "metadata": "nope"}
+        ).encode(),
+    ):
+        req = urllib.request.Request(
+            f"{assistant.rasa_url}/webhooks/rest/webhook",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 400
+
+
+def test_action_server_down_gives_an_apology_then_recovers(assistant):
+    chat = Chat(assistant, ADA)
+    assistant.stop_actions()
+    try:
+        reply = chat.texts("where is my order #104233?")
+        assert "something went wrong" in reply.lower()
+    finally:
+        assistant.start_actions()
+    assert "DHL" in chat.texts("where is my order #104233?")
+
+
+def test_rasa_restart_keeps_the_conversation(assistant):
+    chat = Chat(assistant)
+    assert "e-mail" in chat.texts("where is my order #104233")
+    assistant.stop_rasa()
+    assistant.start_rasa()
+    # The SQL tracker store kept the open form: the e-mail answers the question asked before.
+    assert "DHL" in chat.texts("ada@example.com")

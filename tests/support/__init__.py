@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: running servers, the Rasa model, stand-ins and test data."""
