@@ -3,6 +3,7 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
+CODE := shop analytics actions bot tests bench
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -14,7 +15,7 @@ help:
 	@echo "make setup  create $(VENV) with Python 3.10 and the pinned dependencies"
 	@echo "make demo   build the demo shop database if there is none"
 	@echo "make train  train the analytics and the Rasa model if missing or stale"
-	@echo "make lint   ruff check and format check"
+	@echo "make lint   ruff, the layer contracts (import-linter) and the type checker (mypy)"
 	@echo "make bench  run the benchmarks and write their figures to bench/RESULTS.md"
 
 setup:
@@ -34,12 +35,11 @@ test: setup
 	@scripts/test.sh
 
 lint: setup
-	$(BIN)/ruff check analytics actions bot tests bench
-	$(BIN)/ruff format --check analytics actions bot tests bench
+	@scripts/lint.sh
 
 format: setup
-	$(BIN)/ruff check --fix analytics actions bot tests bench
-	$(BIN)/ruff format analytics actions bot tests bench
+	$(BIN)/ruff check --fix $(CODE)
+	$(BIN)/ruff format $(CODE)
 
 bench: train
 	@$(BIN)/python -m bench

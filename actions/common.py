@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.identity import customer_from_metadata
 from shop.access import MAX_FAILED_LOOKUPS, Requester
-from shop.errors import TOO_MANY_ATTEMPTS_MESSAGE, OrderAccessDenied
+from shop.errors import APOLOGY, TOO_MANY_ATTEMPTS_MESSAGE, OrderAccessDenied
 from shop.store import session_scope
 from shop.text import normalise_email
 
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SORRY = "Sorry, something went wrong on our side — please try again in a moment."
 YES_NO_BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 HANDOFF_BUTTON = {"title": "Talk to a human", "payload": "/human_handoff"}
 
@@ -147,7 +146,7 @@ class ShopAction(Action, ABC):
             events = await run_blocking(self.work, local, tracker, domain)
         except Exception:
             log.exception("action %s failed (conversation %s)", self.name(), tracker.sender_id)
-            dispatcher.utter_message(text=SORRY)
+            dispatcher.utter_message(text=APOLOGY)
             return []
         dispatcher.messages.extend(local.messages)
         return events
@@ -168,7 +167,7 @@ class SafeFormValidation(FormValidationAction, ABC):
             events = await super().run(local, tracker, domain)
         except Exception:
             log.exception("validation %s failed (conversation %s)", self.name(), tracker.sender_id)
-            dispatcher.utter_message(text=SORRY)
+            dispatcher.utter_message(text=APOLOGY)
             return []
         dispatcher.messages.extend(local.messages)
         return events

@@ -24,6 +24,7 @@ from analytics.serving import get_analytics
 from bot.identity import REFUSAL, SLACK_CHANNEL, is_staff
 from shop.errors import ShopbotError
 from shop.store import get_engine
+from shop.text import find_sku
 
 WHICH_PRODUCT = "Which product do you mean? Give me its SKU (like CLO-0042) or its name."
 # The words of the question itself, removed before matching product names: otherwise the fuzzy
@@ -66,7 +67,7 @@ class StaffAction(ShopAction, ABC):
 def product_sku(tracker: Tracker) -> str | None:
     """The SKU asked about: an sku entity, an SKU in the text, or a product name matched
     against the live catalogue (best match)."""
-    sku = latest_entity(tracker, "sku") or staff_reports.find_sku(latest_text(tracker))
+    sku = latest_entity(tracker, "sku") or find_sku(latest_text(tracker))
     if sku:
         return sku.upper()
     text = latest_entity(tracker, "product") or QUESTION_WORDS.sub(" ", latest_text(tracker))

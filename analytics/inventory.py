@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -446,7 +447,7 @@ def stock_status(engine: Engine, sku: str) -> StockStatus:
     """
     products = load_products(engine)
     p = find_product(products, sku)
-    base = dict(
+    base: dict[str, Any] = dict(
         sku=str(p["sku"]),
         name=str(p["name"]),
         on_hand=int(p["on_hand"]),
@@ -455,14 +456,14 @@ def stock_status(engine: Engine, sku: str) -> StockStatus:
     )
     if not stock_figures_known(products):
         # Cover and reorder figures from a stock of "unknown" would all say "out of stock now".
-        empty = dict.fromkeys(
+        unknown: dict[str, Any] = dict.fromkeys(
             ("days_of_cover", "stockout_date", "reorder_now", "order_quantity", "reorder_point",
              "mean_daily", "method"),
         )  # fmt: skip
         return StockStatus(
-            **base, **empty, forecast_run_id=None, note=NO_STOCK_FIGURES, stock_known=False
+            **base, **unknown, forecast_run_id=None, note=NO_STOCK_FIGURES, stock_known=False
         )
-    empty = dict(
+    empty: dict[str, Any] = dict(
         days_of_cover=None,
         stockout_date=None,
         reorder_now=None,

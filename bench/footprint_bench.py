@@ -1,4 +1,4 @@
-"""Footprint (issue 7): how long training takes (the Rasa model from scratch, and the analytics on
+"""Footprint: how long training takes (the Rasa model from scratch, and the analytics on
 the default demo shop) and how much memory each server takes, idle and under load, in the default
 and the scaled configuration.
 

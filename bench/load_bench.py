@@ -1,4 +1,4 @@
-"""Conversation latency and throughput over the REST channel (issue 7): a realistic mix of customer
+"""Conversation latency and throughput over the REST channel: a realistic mix of customer
 conversations at 1, 10 and 50 concurrent conversations, closed-loop (saturation) and human-paced,
 against the real Rasa server and action server, beside the same Rasa setup with its actions
 stubbed out; for the default configuration and the scaled one (Sanic workers, Redis lock store,

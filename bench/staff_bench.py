@@ -1,4 +1,4 @@
-"""Staff questions over the staff console channel (issue 7): latency of a stock level, a demand
+"""Staff questions over the staff console channel: latency of a stock level, a demand
 forecast (the report draws its chart, as for Slack) and reorder advice, asked by 1 and by 5
 members of staff at once, with every answer checked.
 

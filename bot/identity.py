@@ -20,16 +20,16 @@ Everything else (REST, socket.io, the storefront) is a customer channel and gets
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import jwt
 
+from shop import settings
+
 log = logging.getLogger(__name__)
 
-SECRET_ENV = "SHOPBOT_SESSION_SECRET"
 ISSUER = "shopbot"
 ALGORITHM = "HS256"
 # Clocks of the website and the action server may differ a little.
@@ -46,7 +46,7 @@ def _secret(secret: str | None) -> str | None:
     """The secret given, else the one from the environment, else None."""
     if secret:
         return secret
-    return os.environ.get(SECRET_ENV) or None
+    return settings.SESSION_SECRET.get()
 
 
 def issue_token(
@@ -59,7 +59,9 @@ def issue_token(
     """A signed session token for ``customer_id`` valid for ``ttl_seconds`` (what the site does)."""
     key = _secret(secret)
     if not key:
-        raise RuntimeError(f"{SECRET_ENV} is not set; cannot sign session tokens.")
+        raise RuntimeError(
+            f"{settings.SESSION_SECRET.name} is not set; cannot sign session tokens."
+        )
     if isinstance(customer_id, bool) or not isinstance(customer_id, int) or customer_id <= 0:
         raise ValueError(f"customer_id must be a positive integer, got {customer_id!r}")
     issued = int(time.time() if now is None else now)
@@ -78,7 +80,10 @@ def verify_token(token: Any, *, secret: str | None = None, now: float | None = N
     key = _secret(secret)
     if not key:
         if not _warned_no_secret:
-            log.warning("%s is not set: every customer session token is rejected.", SECRET_ENV)
+            log.warning(
+                "%s is not set: every customer session token is rejected.",
+                settings.SESSION_SECRET.name,
+            )
             _warned_no_secret = True
         return None
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
@@ -148,8 +153,7 @@ REFUSAL = (
 
 
 def allowed_slack_users() -> frozenset[str]:
-    raw = os.environ.get("SHOPBOT_STAFF_SLACK_USERS", "")
-    return frozenset(u.strip() for u in raw.split(",") if u.strip())
+    return frozenset(settings.STAFF_SLACK_USERS.items())
 
 
 def is_staff(input_channel: str | None, metadata: dict[str, Any] | None) -> bool:

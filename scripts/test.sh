@@ -6,8 +6,7 @@ export RASA_TELEMETRY_ENABLED=false
 scripts/ensure-services.sh
 scripts/setup-browser.sh
 mkdir -p test-output
-echo "==> lint (ruff)"
-.venv/bin/ruff check analytics actions bot tests bench
+scripts/lint.sh
 if [[ $# -gt 0 ]]; then  # a selection of tests: one pytest, as asked
   echo "==> pytest $*"
   exec .venv/bin/python -m pytest "$@"

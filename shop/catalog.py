@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import spacy
 from sqlalchemy import case, func, select
@@ -282,9 +283,9 @@ class CatalogMatcher:
                 for i in _ids(ent.ent_id_):
                     scores.setdefault(i, 1.0)
         for match in SKU_PATTERN.finditer(text):
-            i = index.by_sku.get(match.group(1).upper())
-            if i is not None:
-                scores.setdefault(i, 1.0)
+            known = index.by_sku.get(match.group(1).upper())
+            if known is not None:
+                scores.setdefault(known, 1.0)
         for i, score in self._fuzzy(index, text).items():
             if i not in scores:
                 scores[i] = score
@@ -379,7 +380,7 @@ def _build_index(engine: Engine) -> _Index:
     fingerprint = catalogue_fingerprint(engine)
     products = _load_products(engine)
     nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
+    ruler: Any = nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
     # Products sharing a name (or SKU) share one pattern whose id lists all of them.
     by_key: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for i, product in enumerate(products):
@@ -393,7 +394,7 @@ def _build_index(engine: Engine) -> _Index:
                 {"label": PRODUCT_LABEL, "id": ids_text, "pattern": [{"LOWER": t} for t in key]}
             )
     ruler.add_patterns(patterns)
-    category_ruler = nlp.add_pipe(
+    category_ruler: Any = nlp.add_pipe(
         "span_ruler", name="category_ruler", config={"spans_key": CATEGORY_SPANS}
     )
     category_patterns = []

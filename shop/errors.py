@@ -1,6 +1,10 @@
 """Errors that carry a message meant for people (CLI users, customers, staff): one home for
 what the shop says when something cannot be done."""
 
+# What a customer or member of staff is told when a turn fails on our side (the action server or
+# the database down, an action crashed): the channels and the actions say exactly this.
+APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
+
 
 class ShopbotError(Exception):
     """Something the user can act on; ``str(err)`` says what went wrong and what to do."""

@@ -1,31 +1,180 @@
-"""Settings read from the environment, in one place."""
+"""Every setting shopbot reads from the environment, in one place, each with what it means.
+
+The README's configuration table lists them all (a test checks it), and no other module reads
+these variables itself (a test checks that too). Values are read when asked for, so a changed
+environment (or a test's ``monkeypatch.setenv``) takes effect at once. A ``.env`` file at the
+project root (see :func:`load_env_file`) fills in what the real environment leaves unset.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_FALSE = {"false", "0", "no", "off"}
+_TRUE = {"true", "1", "yes", "on"}
 
 
-def _path(env: str, default: Path) -> Path:
-    value = os.environ.get(env)
+class SettingError(ValueError):
+    """A variable is set to something unusable; the message names it and says what fits."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name, its default (None: unset) and what it is for."""
+
+    name: str
+    default: str | None
+    doc: str
+    secret: bool = False
+
+    def get(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The value in ``env`` (default: the process environment), surrounding spaces removed;
+        the default when unset or empty."""
+        value = (os.environ if env is None else env).get(self.name, "").strip()
+        return value if value else self.default
+
+    def flag(self, env: Mapping[str, str] | None = None) -> bool:
+        """The value as a yes/no ("true"/"false", "1"/"0", "yes"/"no", "on"/"off")."""
+        value = (self.get(env) or "").lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE or not value:
+            return False
+        raise SettingError(f"{self.name}={value!r}: say true or false")
+
+    def number(self, minimum: int | None = None, env: Mapping[str, str] | None = None) -> int:
+        """The value as a whole number, at least ``minimum``."""
+        raw = self.get(env)
+        try:
+            value = int(raw or "")
+        except ValueError:
+            raise SettingError(f"{self.name}={raw!r} is not a whole number") from None
+        if minimum is not None and value < minimum:
+            raise SettingError(f"{self.name} must be at least {minimum}, got {value}")
+        return value
+
+    def items(self, env: Mapping[str, str] | None = None) -> list[str]:
+        """The value as a comma-separated list (blanks dropped)."""
+        return [item.strip() for item in (self.get(env) or "").split(",") if item.strip()]
+
+
+SETTINGS: dict[str, Setting] = {}
+
+
+def _setting(name: str, default: str | None, doc: str, *, secret: bool = False) -> Setting:
+    setting = SETTINGS[name] = Setting(name, default, doc, secret)
+    return setting
+
+
+# ---- the shop's data --------------------------------------------------------------------------
+DATABASE_URL = _setting(
+    "DATABASE_URL", None, "the shop database (default: an SQLite file var/shop.db)"
+)
+VAR_DIR = _setting("SHOPBOT_VAR_DIR", None, "folder for local state (default: var/)")
+MODELS_DIR = _setting(
+    "SHOPBOT_MODELS_DIR", None, "where trained analytics live (default: models/analytics)"
+)
+ENV_FILE = _setting(
+    "SHOPBOT_ENV_FILE", None, "the env file the shopbot commands read (`off`: none; default .env)"
+)
+
+# ---- customers ---------------------------------------------------------------------------------
+SESSION_SECRET = _setting(
+    "SHOPBOT_SESSION_SECRET",
+    None,
+    "HMAC secret the shop's site signs customer session tokens with (HS256 JWT)",
+    secret=True,
+)
+SESSION_TTL = _setting(
+    "SHOPBOT_SESSION_TTL", "28800", "lifetime in seconds of the demo sign-in's session tokens"
+)
+DEMO_LOGIN = _setting(
+    "SHOPBOT_DEMO_LOGIN", "true", "`false` hides the storefront page's demo sign-in"
+)
+
+# ---- staff -------------------------------------------------------------------------------------
+STAFF_SLACK_USERS = _setting(
+    "SHOPBOT_STAFF_SLACK_USERS",
+    "",
+    "Slack user ids allowed to ask staff questions (comma-separated)",
+)
+STAFF_CONSOLE_TOKEN = _setting(
+    "SHOPBOT_STAFF_CONSOLE_TOKEN", None, "bearer token of the staff console channel", secret=True
+)
+SLACK_BOT_TOKEN = _setting("SLACK_BOT_TOKEN", None, "the Slack app's bot token", secret=True)
+SLACK_SIGNING_SECRET = _setting(
+    "SLACK_SIGNING_SECRET", None, "the Slack app's signing secret", secret=True
+)
+SLACK_API_BASE_URL = _setting(
+    "SLACK_API_BASE_URL", None, "Slack's Web API address (tests point it at a stand-in)"
+)
+
+# ---- the servers -------------------------------------------------------------------------------
+RASA_HOST = _setting("SHOPBOT_RASA_HOST", "127.0.0.1", "address the Rasa server listens on")
+RASA_PORT = _setting("SHOPBOT_RASA_PORT", "5005", "port of the Rasa server")
+RASA_URL = _setting(
+    "SHOPBOT_RASA_URL", "http://127.0.0.1:5005", "where scripts/chat and the console connect"
+)
+ACTION_HOST = _setting("SHOPBOT_ACTION_HOST", "127.0.0.1", "address the action server listens on")
+ACTION_PORT = _setting("SHOPBOT_ACTION_PORT", "5055", "port of the action server")
+RASA_WORKERS = _setting(
+    "SHOPBOT_RASA_WORKERS",
+    "1",
+    "worker processes of the Rasa server (more than 1: Redis lock store)",
+)
+ACTION_WORKERS = _setting("SHOPBOT_ACTION_WORKERS", "1", "worker processes of the action server")
+TRACKER_STORE_URL = _setting(
+    "SHOPBOT_TRACKER_STORE_URL",
+    None,
+    "where conversations are kept: postgresql://…, sqlite:///… or redis://… "
+    "(default: SQLite var/rasa_tracker.db)",
+)
+LOCK_STORE_URL = _setting(
+    "SHOPBOT_LOCK_STORE_URL", None, "redis://…: the lock store several Rasa workers share"
+)
+RASA_API_TOKEN = _setting(
+    "RASA_API_TOKEN", None, "token of Rasa's HTTP API (default: random per run)", secret=True
+)
+MODEL_CACHE = _setting(
+    "SHOPBOT_MODEL_CACHE",
+    None,
+    "cache of trained Rasa models (`off` disables; default ~/.cache/shopbot/rasa-models)",
+)
+TELEMETRY = _setting(
+    "RASA_TELEMETRY_ENABLED", "false", "Rasa's telemetry; shopbot's commands always set false"
+)
+
+# ---- development -------------------------------------------------------------------------------
+CHROMIUM = _setting(
+    "SHOPBOT_CHROMIUM", None, "the Chromium the browser tests drive (default: /usr/bin/chromium)"
+)
+
+
+# ---- derived values ----------------------------------------------------------------------------
+
+
+def _path(setting: Setting, default: Path) -> Path:
+    value = setting.get()
     return Path(value) if value else default
 
 
 def var_dir() -> Path:
     """Folder for local state (the default SQLite database, logs)."""
-    return _path("SHOPBOT_VAR_DIR", PROJECT_ROOT / "var")
+    return _path(VAR_DIR, PROJECT_ROOT / "var")
 
 
 def models_dir() -> Path:
     """Folder where trained analytics artifacts are kept (versioned sub-folders)."""
-    return _path("SHOPBOT_MODELS_DIR", PROJECT_ROOT / "models" / "analytics")
+    return _path(MODELS_DIR, PROJECT_ROOT / "models" / "analytics")
 
 
 def database_url() -> str:
     """The database to use: ``DATABASE_URL`` or an SQLite file under ``var/``."""
-    url = os.environ.get("DATABASE_URL")
+    url = DATABASE_URL.get()
     if url:
         # Heroku-style URLs say postgres://, which SQLAlchemy 1.4 no longer accepts.
         if url.startswith("postgres://"):
@@ -37,7 +186,7 @@ def database_url() -> str:
 def env_file() -> Path | None:
     """The env file read at start: ``SHOPBOT_ENV_FILE``, else ``.env`` at the project root;
     ``SHOPBOT_ENV_FILE=off`` reads none (the tests do that)."""
-    value = os.environ.get("SHOPBOT_ENV_FILE", "")
+    value = ENV_FILE.get() or ""
     if value.lower() in {"off", "none", "0", "false"}:
         return None
     return Path(value) if value else PROJECT_ROOT / ".env"

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from analytics.forecasting.methods import Forecaster
+
 
 def seasonal_naive_mae(y: np.ndarray, season: int = 7) -> float:
     """Mean absolute in-sample error of the seasonal-naive forecast: MASE's denominator."""
@@ -73,7 +75,7 @@ def origins_for(n: int, origins: int, test_days: int, min_train: int) -> list[in
 
 def backtest(
     y: np.ndarray,
-    make_forecaster: Callable[[], object],
+    make_forecaster: Callable[[], Forecaster],
     *,
     origins: int = 3,
     test_days: int = 28,
@@ -92,7 +94,13 @@ def backtest(
     cuts = origins_for(len(y), origins, test_days, min_train)
     if not cuts:
         return None
-    actual, mean, lo80, hi80, lo95, hi95, mases = [], [], [], [], [], [], []
+    actual: list[np.ndarray] = []
+    mean: list[np.ndarray] = []
+    lo80: list[np.ndarray] = []
+    hi80: list[np.ndarray] = []
+    lo95: list[np.ndarray] = []
+    hi95: list[np.ndarray] = []
+    mases: list[float] = []
     for cut in cuts:
         train, test = y[:cut], y[cut : cut + test_days]
         fc = make_forecaster().fit(train).predict(len(test))

@@ -242,7 +242,9 @@ def _load_tasks(engine: Engine, config: ForecastConfig):
     tasks, facts = [], {}
     for row in selling.itertuples(index=False):
         pid = int(row.product_id)
-        hist = product_series(matrix, pid, starts[pid])
+        start = starts[pid]
+        assert start is not None  # ``selling`` has only products with a first sale
+        hist = product_series(matrix, pid, start)
         tasks.append(SkuTask(str(row.sku), hist.to_numpy()))
         facts[str(row.sku)] = {
             "product_id": pid,

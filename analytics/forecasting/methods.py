@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,17 @@ from analytics.forecasting._compat import SARIMAX, kpss
 COLUMNS = ["mean", "lo80", "hi80", "lo95", "hi95"]
 Z80 = 1.2815515655446004  # norm.ppf(0.90): an 80% central interval
 Z95 = 1.959963984540054  # norm.ppf(0.975): a 95% central interval
+
+
+class Forecaster(Protocol):
+    """What every method here is: fitted on a daily series, then asked for a horizon."""
+
+    @property
+    def name(self) -> str: ...
+
+    def fit(self, y) -> Forecaster: ...
+
+    def predict(self, horizon: int) -> pd.DataFrame: ...
 
 
 class FitFailed(RuntimeError):
@@ -326,7 +338,7 @@ class Sarima:
         if np.ptp(y) == 0:
             raise FitFailed("constant series")
         if self.order is not None and self.seasonal_order is not None:
-            candidates = [(tuple(self.order), tuple(self.seasonal_order))]
+            candidates: list[tuple[Any, Any]] = [(tuple(self.order), tuple(self.seasonal_order))]
         else:
             d, D = choose_differencing(y, self.season, self.seasonal_diff)
             seasonal = (0, 1, 1, self.season) if D else (1, 0, 0, self.season)

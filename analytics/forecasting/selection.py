@@ -17,6 +17,7 @@ from analytics.forecasting.backtest import Metrics, backtest
 from analytics.forecasting.methods import (
     COLUMNS,
     FitFailed,
+    Forecaster,
     Intermittent,
     Sarima,
     SeasonalNaive,
@@ -96,7 +97,7 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
         window=config.window,
     )
     notes: list[str] = []
-    fitted: dict[str, object] = {}
+    fitted: dict[str, Forecaster] = {}
     scores: dict[str, Metrics | None] = {}
 
     baseline = SeasonalNaive(config.season, config.window).fit(y)

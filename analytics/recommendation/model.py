@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -245,7 +246,7 @@ class Recommender:
         the stored segmentation knows them, else the shop's (label None)."""
         seg = self.segment_of_.get(customer_id)
         prior = self.segment_prior_.get(seg) if seg is not None else None
-        if prior is None:
+        if seg is None or prior is None:
             return self.pop_norm_, None
         return prior, self.segment_labels_.get(seg, f"segment {seg}")
 
@@ -306,8 +307,12 @@ class Recommender:
         self.bu_[inner_u] = algo.bu
         self.bi_ = np.zeros(n_items)
         self.bi_[inner_i] = algo.bi
-        self.pu_ = self.qi_ = self.knn_sim_ = None
-        self.knn_items_ = self.knn_pos_ = None
+        # SVD fills the factors, KNNBaseline the similarity arrays; the other kind stays None.
+        self.pu_: Any = None
+        self.qi_: Any = None
+        self.knn_sim_: Any = None
+        self.knn_items_: Any = None
+        self.knn_pos_: Any = None
         if self.algorithm_ == "svd":
             self.pu_ = np.zeros((n_users, algo.pu.shape[1]))
             self.pu_[inner_u] = algo.pu
@@ -483,7 +488,7 @@ class Recommender:
             mask &= self.item_category_ == code
         for x in exclude:
             i = (
-                self.item_index_.get(x)
+                self.item_index_.get(int(x))
                 if isinstance(x, (int, np.integer))
                 else self.sku_index_.get(x)
             )
@@ -623,7 +628,7 @@ class Recommender:
             i = self.sku_index_.get(sku.upper())
         if i is None:
             raise NotFound(f"no product {sku} — check the SKU (like CLO-0042)")
-        out = []
+        out: list[Any] = []
         seen = {i}
         name = self.names_[i]
         for j, s in zip(self.nbr_idx_[i], self.nbr_sim_[i]):

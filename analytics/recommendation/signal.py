@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 # A purchase without a rating is an implicit rating: one order says "liked it enough to buy"
@@ -78,7 +80,7 @@ def build_signal(ev: pd.DataFrame) -> pd.DataFrame:
 def summary(sig: pd.DataFrame) -> dict:
     """Counts that say what the model learned from: explicit and implicit pairs, customers, items."""
     n_explicit = int(sig["explicit"].sum()) if len(sig) else 0
-    out = {
+    out: dict[str, Any] = {
         "pairs": int(len(sig)),
         "explicit_ratings": n_explicit,
         "implicit_ratings": int(len(sig) - n_explicit),

@@ -20,7 +20,6 @@ from shop.store import session_scope
 from shop.store.models import AnalyticsRun, Product, ReorderAdvice
 
 DEFAULT_HORIZON_DAYS = 28
-SKU_RE = re.compile(r"\b([A-Za-z]{2,4}-\d{3,5})\b")
 
 
 def parse_horizon(text: str | None, default: int = DEFAULT_HORIZON_DAYS) -> int:
@@ -35,12 +34,6 @@ def parse_horizon(text: str | None, default: int = DEFAULT_HORIZON_DAYS) -> int:
     if "week" in t:
         return 7
     return default
-
-
-def find_sku(text: str | None) -> str | None:
-    """An SKU written in ``text`` (e.g. "how many clo-0042?"), upper-cased, or None."""
-    m = SKU_RE.search(text or "")
-    return m.group(1).upper() if m else None
 
 
 # -- stock -----------------------------------------------------------------------------------------
@@ -325,7 +318,6 @@ def sales_staff_report(engine: Engine, period_text: str | None = None) -> StaffR
 
 __all__ = [
     "NotFound",
-    "find_sku",
     "forecast_report",
     "parse_horizon",
     "reorder_report",

@@ -112,7 +112,7 @@ def rfm_features(
         shares = np.where(spend[:, None] > 0, by_category / spend[:, None], 0.0)
 
     day_ns = 86_400 * 10**9
-    as_of_ns = as_of.value
+    as_of_ns = pd.Timestamp(as_of).value
     tenure_days = (as_of_ns - first) / day_ns
     months = np.maximum(tenure_days, MIN_SPAN_DAYS) / DAYS_PER_MONTH
     out = pd.DataFrame(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -74,7 +74,7 @@ def unique_labels(profiles: pd.DataFrame) -> list[str]:
     return [label[:100] for label in out]
 
 
-def format_profiles(profiles: list[Mapping[str, Any]]) -> str:
+def format_profiles(profiles: Sequence[Mapping[str, Any]]) -> str:
     """A plain-text table of segment profiles (one line per segment)."""
     header = ("seg", "label", "customers", "favourite", "purchases/month", "spend/month", "recency")
     rows = [

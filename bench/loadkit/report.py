@@ -105,9 +105,7 @@ def error_summary(phases: list[Phase], limit: int = 8) -> str:
 
 def machine() -> str:
     try:
-        kb = int(
-            next(x for x in open("/proc/meminfo") if x.startswith("MemTotal")).split()[1]  # noqa: SIM115
-        )
+        kb = int(next(x for x in open("/proc/meminfo") if x.startswith("MemTotal")).split()[1])
         mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
     except (OSError, StopIteration, ValueError):
         mem = ""

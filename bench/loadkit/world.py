@@ -249,7 +249,7 @@ CONFIGS = {
     for c in (
         # What `shopbot run` does out of the box.
         StackConfig("default"),
-        # The scaled set-up: Sanic workers need the Redis lock store; a fast tracker store.
+        # The scaled set-up: Sanic workers need the Redis lock store; a fast tracker store.
         StackConfig("scaled", rasa_workers=2, tracker="redis", lock="redis"),
         StackConfig("scaled-pg", rasa_workers=2, tracker="postgres", lock="redis"),
         StackConfig("scaled-3", rasa_workers=3, tracker="redis", lock="redis"),

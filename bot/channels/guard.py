@@ -8,7 +8,7 @@ Either way the customer is asked to try again, so the failed turn must not count
   apology, and streaming channels send the apology after it.
 - A turn that ended in silence was recorded, action failures included (Rasa logs an action whose
   call failed as executed), and so was a turn in which an action apologised itself (its database
-  was down: the actions' apology starts with ``TRY_AGAIN``). Such a turn is deleted from the
+  was down: the actions say :data:`shop.errors.APOLOGY` too). Such a turn is deleted from the
   conversation store where the store can do that (:mod:`bot.server.tracker_store`), otherwise a "yes"
   sent again to "Shall I register the return?" would find the question already answered.
 
@@ -24,12 +24,11 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot.server.tracker_store import fail_loudly, primary_store
+from shop.errors import APOLOGY
 
 log = logging.getLogger(__name__)
 
-# How every apology for a failure begins, the channels' and the actions' (actions.common.SORRY).
-TRY_AGAIN = "Sorry, something went wrong on our side"
-APOLOGY = f"{TRY_AGAIN}. Please try again in a moment."
+
 PAUSED_NOTICE = (
     "Your conversation is with our support team now; a member of the team will get back to you."
 )
@@ -85,7 +84,7 @@ async def handle_or_apologise(
     async def counting(recipient_id: str, msg: dict[str, Any]) -> None:
         nonlocal sent, apologised
         sent += 1
-        apologised = apologised or str(msg.get("text") or "").startswith(TRY_AGAIN)
+        apologised = apologised or msg.get("text") == APOLOGY
         await original(recipient_id, msg)
 
     out.send_response = counting  # type: ignore[method-assign]

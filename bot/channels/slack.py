@@ -23,7 +23,6 @@ import asyncio
 import base64
 import json
 import logging
-import os
 import re
 import urllib.parse
 from collections import OrderedDict
@@ -42,6 +41,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from analytics.reports.slack import escape
 from bot.channels.guard import handle_or_apologise
 from bot.channels.rest import MAX_MESSAGE_LENGTH, RequestError, clean_text
+from shop import settings
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +301,7 @@ class StaffSlackInput(SlackInput):
         )
         channel.api_base_url = (
             credentials.get("api_base_url")
-            or os.environ.get("SLACK_API_BASE_URL")
+            or settings.SLACK_API_BASE_URL.get()
             or DEFAULT_API_BASE_URL
         )
         channel._seen_events = OrderedDict()

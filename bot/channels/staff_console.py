@@ -7,7 +7,6 @@ channel is disabled (503). Replies come back in the response body, like the REST
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,13 +18,12 @@ from sanic.response import HTTPResponse
 from bot.channels.guard import handle_or_apologise
 from bot.channels.rest import RequestError, parse_message
 from bot.identity import CONSOLE_CHANNEL
-
-TOKEN_ENV = "SHOPBOT_STAFF_CONSOLE_TOKEN"
+from shop import settings
 
 
 def _authorised(request: Request) -> bool | None:
     """True/False for a right/wrong token; None when the console is not configured."""
-    expected = os.environ.get(TOKEN_ENV, "")
+    expected = settings.STAFF_CONSOLE_TOKEN.get() or ""
     if not expected:
         return None
     given = request.headers.get("authorization", "")
@@ -56,7 +54,10 @@ class StaffConsoleInput(InputChannel):
             auth = _authorised(request)
             if auth is None:
                 return response.json(
-                    {"error": f"the staff console is disabled: set {TOKEN_ENV}"}, status=503
+                    {
+                        "error": f"the staff console is disabled: set {settings.STAFF_CONSOLE_TOKEN.name}"
+                    },
+                    status=503,
                 )
             if not auth:
                 return response.json({"error": "missing or wrong staff token"}, status=401)

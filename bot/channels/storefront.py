@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,14 +32,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import identity
+from shop import settings
 
 log = logging.getLogger(__name__)
 
 PAGE_DIR = Path(__file__).resolve().parent.parent / "storefront"
 STATIC_DIR = PAGE_DIR / "static"
-DEMO_LOGIN_ENV = "SHOPBOT_DEMO_LOGIN"
-TOKEN_TTL_ENV = "SHOPBOT_SESSION_TTL"
-DEFAULT_TOKEN_TTL = 8 * 3600
 # The fixed demo accounts (shop.demo.DEMO_ACCOUNTS) are listed first; if that module is not
 # importable (an imported, non-demo shop) these e-mails are still looked up.
 FALLBACK_DEMO_EMAILS = ("ada@example.com", "grace@example.com")
@@ -72,23 +69,22 @@ SECURITY_HEADERS = {
 
 def demo_login_enabled() -> bool:
     """True unless ``SHOPBOT_DEMO_LOGIN`` says false/0/no/off."""
-    value = os.environ.get(DEMO_LOGIN_ENV, "true").strip().lower()
-    return value not in {"false", "0", "no", "off"}
+    return settings.DEMO_LOGIN.flag()
 
 
 def _token_ttl() -> int:
+    """Seconds a demo sign-in's token lasts (``SHOPBOT_SESSION_TTL``; 8 hours when unusable)."""
     try:
-        ttl = int(os.environ.get(TOKEN_TTL_ENV, DEFAULT_TOKEN_TTL))
-    except ValueError:
-        return DEFAULT_TOKEN_TTL
-    return ttl if ttl > 0 else DEFAULT_TOKEN_TTL
+        return settings.SESSION_TTL.number(1)
+    except settings.SettingError:
+        return int(settings.SESSION_TTL.default or 28800)
 
 
 def _demo_emails() -> list[str]:
     """The e-mails of the fixed demo accounts, in their documented order."""
     emails: list[str] = []
     try:
-        from shop.demo import DEMO_ACCOUNTS  # noqa: PLC0415 - optional, owned elsewhere
+        from shop.demo import DEMO_ACCOUNTS  # optional, owned elsewhere
 
         for account in DEMO_ACCOUNTS:
             if isinstance(account, str):
@@ -109,10 +105,10 @@ def _demo_emails() -> list[str]:
 
 def list_demo_customers(engine: Any = None) -> list[dict[str, Any]]:
     """The customers one may sign in as: the fixed demo accounts, then a few more, by id."""
-    from sqlalchemy import select  # noqa: PLC0415 - keep the module light for Rasa's start
+    from sqlalchemy import select  # keep the module light for Rasa's start
 
-    from shop.store import session_scope  # noqa: PLC0415
-    from shop.store.models import Customer  # noqa: PLC0415
+    from shop.store import session_scope
+    from shop.store.models import Customer
 
     emails = _demo_emails()
     with session_scope(engine) as session:
@@ -135,10 +131,10 @@ def list_demo_customers(engine: Any = None) -> list[dict[str, Any]]:
 
 def list_products(engine: Any = None) -> list[dict[str, Any]]:
     """A few active products per category for the shop front, with an in-stock flag."""
-    from sqlalchemy import select  # noqa: PLC0415
+    from sqlalchemy import select
 
-    from shop.store import session_scope  # noqa: PLC0415
-    from shop.store.models import Inventory, Product  # noqa: PLC0415
+    from shop.store import session_scope
+    from shop.store.models import Inventory, Product
 
     products: list[dict[str, Any]] = []
     with session_scope(engine) as session:

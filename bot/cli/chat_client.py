@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
 
-DEFAULT_URL = os.environ.get("SHOPBOT_RASA_URL", "http://127.0.0.1:5005")
+from shop import settings
+
+DEFAULT_URL = settings.RASA_URL.get()
 
 
 def post(url: str, body: dict, headers: dict[str, str] | None = None, timeout: float = 60):

@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from shop import settings
 from shop.errors import ShopbotError
 from shop.settings import load_env_file
 
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     load_env_file()  # .env (see .env.example); the real environment wins
-    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    os.environ.setdefault(settings.TELEMETRY.name, "false")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (`shopbot reorder | head`): not an error worth a traceback.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so Python's exit flush stays quiet
+        sys.stdout = open(os.devnull, "w")  # so Python's exit flush stays quiet
         return 0
 
 

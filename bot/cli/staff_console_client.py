@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 
 from bot.cli.chat_client import DEFAULT_URL, post, repl
+from shop import settings
 
 
 def ask(url: str, token: str, sender: str, text: str, timeout: float = 60) -> list[dict]:
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--sender", default=getpass.getuser())
     args = parser.parse_args(argv)
-    token = os.environ.get("SHOPBOT_STAFF_CONSOLE_TOKEN")
+    token = settings.STAFF_CONSOLE_TOKEN.get()
     if not token:
         print(
             "Set SHOPBOT_STAFF_CONSOLE_TOKEN (the same value the Rasa server has).", file=sys.stderr

@@ -12,7 +12,7 @@ Settings (all optional):
 - ``SHOPBOT_RASA_WORKERS`` — Sanic workers of the Rasa server (more than one needs the Redis lock
   store, as Rasa itself requires).
 
-Passwords never reach the file: it refers to them as ``${SHOPBOT_..._PASSWORD}``, which Rasa
+Passwords never reach the file: it refers to them as ``${RASA_..._PASSWORD}``, which Rasa
 expands from the environment the runner gives it.
 """
 
@@ -24,12 +24,15 @@ from urllib.parse import unquote
 import yaml
 from sqlalchemy.engine import make_url
 
+from shop import settings
+
 # Rasa's SQL tracker store, surviving a database restart and able to forget a failed turn.
 SQL_STORE = "bot.server.tracker_store.ShopSQLTrackerStore"
 # Rasa's Redis lock store, with atomic ticket changes (bot/lock_store.py).
 REDIS_LOCK_STORE = "bot.server.lock_store.ShopRedisLockStore"
-TRACKER_PASSWORD_VAR = "SHOPBOT_TRACKER_STORE_PASSWORD"
-LOCK_PASSWORD_VAR = "SHOPBOT_LOCK_STORE_PASSWORD"
+# Environment variables of the Rasa server's process only: Rasa expands them in the file.
+TRACKER_PASSWORD_VAR = "RASA_TRACKER_STORE_PASSWORD"
+LOCK_PASSWORD_VAR = "RASA_LOCK_STORE_PASSWORD"
 
 
 class EndpointConfigError(ValueError):
@@ -104,7 +107,7 @@ def _redis_block(url: str, child_env: dict[str, str], password_var: str, default
 
 def rasa_workers(env: dict[str, str], lock_store: dict) -> int:
     """The number of Sanic workers asked for, checked against the lock store."""
-    raw = env.get("SHOPBOT_RASA_WORKERS", "").strip() or "1"
+    raw = settings.RASA_WORKERS.get(env) or "1"
     try:
         workers = int(raw)
     except ValueError as err:
@@ -135,10 +138,10 @@ def write_endpoints(
     """
     config = yaml.safe_load(base.read_text()) or {}
     config["action_endpoint"] = {"url": f"http://127.0.0.1:{action_port}/webhook"}
-    tracker_url = env.get("SHOPBOT_TRACKER_STORE_URL", "").strip()
+    tracker_url = settings.TRACKER_STORE_URL.get(env)
     if tracker_url:
         config["tracker_store"] = tracker_store_config(tracker_url, child_env)
-    lock_url = env.get("SHOPBOT_LOCK_STORE_URL", "").strip()
+    lock_url = settings.LOCK_STORE_URL.get(env)
     if lock_url:
         config["lock_store"] = lock_store_config(lock_url, child_env)
     child_env["SANIC_WORKERS"] = str(rasa_workers(env, config.get("lock_store") or {}))
@@ -153,7 +156,7 @@ def write_endpoints(
 def ensure_tracker_database(env: dict[str, str]) -> None:
     """Creates the PostgreSQL tracker database named by ``SHOPBOT_TRACKER_STORE_URL`` if it is
     missing (Rasa would try too, but several workers race and log errors doing it)."""
-    url = env.get("SHOPBOT_TRACKER_STORE_URL", "").strip()
+    url = settings.TRACKER_STORE_URL.get(env)
     if not url or url.startswith(("redis://", "rediss://")):
         return
     parsed = make_url(url)

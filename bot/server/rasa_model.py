@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from shop import settings
 from shop.settings import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
@@ -51,7 +52,7 @@ def model_path(root: Path = ROOT, models_dir: Path | None = None) -> Path:
 
 def rasa_env() -> dict[str, str]:
     env = dict(os.environ)
-    env["RASA_TELEMETRY_ENABLED"] = "false"
+    env[settings.TELEMETRY.name] = "false"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
 
@@ -82,7 +83,7 @@ def cache_dir() -> Path | None:
     """Where trained models are also kept across clones (like pip's cache): the same training
     inputs give the same model, so a fresh checkout need not train for minutes again.
     ``SHOPBOT_MODEL_CACHE=off`` disables it."""
-    value = os.environ.get("SHOPBOT_MODEL_CACHE", "")
+    value = settings.MODEL_CACHE.get() or ""
     if value.lower() in {"off", "0", "false", "no"}:
         return None
     return Path(value) if value else Path.home() / ".cache" / "shopbot" / "rasa-models"

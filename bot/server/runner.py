@@ -25,10 +25,7 @@ from bot.server.endpoints import (
     write_endpoints,
 )
 from bot.server.rasa_model import ROOT, ensure_model, rasa_env
-
-ACTION_PORT = int(os.environ.get("SHOPBOT_ACTION_PORT", "5055"))
-RASA_PORT = int(os.environ.get("SHOPBOT_RASA_PORT", "5005"))
-RASA_HOST = os.environ.get("SHOPBOT_RASA_HOST", "127.0.0.1")
+from shop import settings
 
 
 @dataclass
@@ -45,7 +42,7 @@ class Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self._log is not None:
             self._log.close()  # a restart: the previous child is gone
-        log = self._log = open(self.log_path, "ab")  # noqa: SIM115 - open while the child runs
+        log = self._log = open(self.log_path, "ab")  # open while the child runs
         self.proc = subprocess.Popen(
             self.cmd,
             cwd=ROOT,
@@ -103,7 +100,7 @@ def effective_credentials(env: dict[str, str], out_dir: Path, base: Path | None 
     ``out_dir``); Slack stays off otherwise, so an unset secret can never be guessed."""
     base = base or ROOT / "credentials.yml"
     text = base.read_text()
-    if env.get("SLACK_BOT_TOKEN") and env.get("SLACK_SIGNING_SECRET"):
+    if settings.SLACK_BOT_TOKEN.get(env) and settings.SLACK_SIGNING_SECRET.get(env):
         if not slack_enabled(text):
             text += SLACK_BLOCK
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,9 +114,9 @@ def build_services(
     env: dict[str, str],
     log_dir: Path,
     *,
-    action_port: int = ACTION_PORT,
-    rasa_port: int = RASA_PORT,
-    rasa_host: str = RASA_HOST,
+    action_port: int | None = None,
+    rasa_port: int | None = None,
+    rasa_host: str | None = None,
     endpoints: Path | str = "endpoints.yml",
     credentials: Path | str = "credentials.yml",
     rasa_extra_env: dict[str, str] | None = None,
@@ -127,9 +124,11 @@ def build_services(
     """The action server and the Rasa server, configured but not started.
 
     ``rasa_extra_env`` is given to the Rasa server only (store passwords, ``SANIC_WORKERS``)."""
+    action_port = action_port or settings.ACTION_PORT.number(1, env)
+    rasa_port = rasa_port or settings.RASA_PORT.number(1, env)
+    rasa_host = rasa_host or settings.RASA_HOST.get(env) or "127.0.0.1"
     action_env = dict(env)
-    if env.get("SHOPBOT_ACTION_WORKERS"):
-        action_env["ACTION_SERVER_SANIC_WORKERS"] = env["SHOPBOT_ACTION_WORKERS"]
+    action_env["ACTION_SERVER_SANIC_WORKERS"] = str(settings.ACTION_WORKERS.number(1, env))
     actions = Service(
         "action server",
         [
@@ -137,7 +136,7 @@ def build_services(
             "-m",
             "bot.server.action_server",
             "--host",
-            env.get("SHOPBOT_ACTION_HOST", "127.0.0.1"),
+            settings.ACTION_HOST.get(env) or "127.0.0.1",
             "--port",
             str(action_port),
         ],
@@ -154,7 +153,7 @@ def build_services(
             "run",
             "--enable-api",
             "--auth-token",
-            env["RASA_API_TOKEN"],
+            settings.RASA_API_TOKEN.get(env) or "",
             "--model",
             str(model),
             "--endpoints",
@@ -254,10 +253,14 @@ def serve(services: list[Service], banner: str = "", stop: threading.Event | Non
 def run(log_dir: Path | None = None) -> int:
     """Starts every server and blocks until Ctrl-C or SIGTERM (restarting a server that dies)."""
     env = rasa_env()
-    if not env.get("SHOPBOT_SESSION_SECRET"):
-        env["SHOPBOT_SESSION_SECRET"] = secrets.token_urlsafe(32)
-        print("note: SHOPBOT_SESSION_SECRET is not set; using a random one for this run")
-    env.setdefault("RASA_API_TOKEN", secrets.token_urlsafe(24))
+    if not settings.SESSION_SECRET.get(env):
+        env[settings.SESSION_SECRET.name] = secrets.token_urlsafe(32)
+        print(f"note: {settings.SESSION_SECRET.name} is not set; using a random one for this run")
+    if not settings.RASA_API_TOKEN.get(env):
+        env[settings.RASA_API_TOKEN.name] = secrets.token_urlsafe(24)
+    action_port = settings.ACTION_PORT.number(1)
+    rasa_port = settings.RASA_PORT.number(1)
+    rasa_host = settings.RASA_HOST.get() or "127.0.0.1"
     model, _ = ensure_model()
     log_dir = log_dir or ROOT / "var" / "logs"
     credentials = effective_credentials(env, ROOT / "var")
@@ -273,7 +276,7 @@ def run(log_dir: Path | None = None) -> int:
             env,
             rasa_extra,
             ROOT / "var" / "endpoints.yml",
-            action_port=ACTION_PORT,
+            action_port=action_port,
             base=ROOT / "endpoints.yml",
         )
         ensure_tracker_database(env)
@@ -288,17 +291,20 @@ def run(log_dir: Path | None = None) -> int:
         model,
         env,
         log_dir,
+        action_port=action_port,
+        rasa_port=rasa_port,
+        rasa_host=rasa_host,
         endpoints=endpoints,
         credentials=credentials,
         rasa_extra_env=rasa_extra,
     )
     banner = (
         "\nshopbot is running:\n"
-        f"  storefront: http://{RASA_HOST}:{RASA_PORT}/storefront/  (chat widget, demo sign-in)\n"
-        f"  REST:       POST http://{RASA_HOST}:{RASA_PORT}/webhooks/rest/webhook "
+        f"  storefront: http://{rasa_host}:{rasa_port}/storefront/  (chat widget, demo sign-in)\n"
+        f"  REST:       POST http://{rasa_host}:{rasa_port}/webhooks/rest/webhook "
         '{"sender": "me", "message": "hi"}\n'
         "  terminal:   scripts/chat  (customer chat over REST; scripts/staff-console for staff)\n"
-        f"  actions:    http://127.0.0.1:{ACTION_PORT}/webhook (private, localhost only)\n"
+        f"  actions:    http://127.0.0.1:{action_port}/webhook (private, localhost only)\n"
         "Press Ctrl-C to stop."
     )
     return serve(services, banner)

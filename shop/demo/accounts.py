@@ -8,6 +8,7 @@ moment the demo shop is "as of" (nothing happens later, except estimated deliver
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,7 @@ def at(end_date: dt.date, when: tuple[int, str]) -> dt.datetime:
 def demo_order_timeline(number: int, end_date: dt.date) -> dict:
     """placed/paid/shipped/delivered datetimes (None when not reached) and estimated delivery."""
     o = DEMO_ORDERS[number]
-    out = {
+    out: dict[str, Any] = {
         k: at(end_date, o[k]) if k in o else None
         for k in ("placed", "paid", "shipped", "delivered")
     }

@@ -165,7 +165,7 @@ def build_events(
     other_when = since + _secs(rng.uniform(0, EVENT_DAYS * DAY, n_abandoned + n_browse))
     # A quarter of the browsing is by visitors who are not signed in.
     anonymous = np.r_[np.zeros(n_abandoned, bool), rng.random(n_browse) < 0.25]
-    other_cust = np.where(anonymous, None, shoppers.astype(object))
+    other_cust = np.where(anonymous, None, shoppers.astype(object))  # type: ignore[call-overload]
     parts = [
         (cust, prod, "purchase", when),
         (cust, prod, "cart", when - _secs(rng.uniform(60, 1800, n))),

@@ -162,7 +162,7 @@ def _sqlite_text(values: np.ndarray, unit: str) -> list:
     "2026-11-25"), made by numpy at once instead of one Python call per value.
     """
     stamps = values.astype(f"datetime64[{unit}]")
-    out = pd.Series(np.datetime_as_string(stamps, unit=unit), dtype=object)
+    out = pd.Series(np.datetime_as_string(stamps, unit=unit), dtype=object)  # type: ignore[call-overload]
     out = out.str.replace("T", " ", regex=False)
     return out.where(~np.isnat(stamps), None).tolist()
 
@@ -300,7 +300,7 @@ def build_demo(
             session.execute(text(f"PRAGMA cache_size={int(cache)}"))
         if dialect == "postgresql":
             _reset_sequences(session)
-    counts = {name: len(data[name]) for name in DEMO_TABLES}
+    counts: dict[str, float] = {name: len(data[name]) for name in DEMO_TABLES}
     counts["support_tickets"] = 0
     counts["seconds"] = round(time.perf_counter() - t0, 2)
     return counts

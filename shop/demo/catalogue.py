@@ -76,13 +76,13 @@ def _name_pool(category: str) -> list[tuple[str, float]]:
                     (f"{colour} {mat} {item}", base * vocab.HOME_MATERIAL_FACTOR.get(mat, 1.0))
                 )
     elif category == "beauty":
-        for item, base in vocab.BEAUTY_ITEMS.items():
+        for item, price in vocab.BEAUTY_ITEMS.items():
             for eff, ing in itertools.product(vocab.BEAUTY_EFFECTS, vocab.BEAUTY_INGREDIENTS):
-                out.append((f"{eff} {ing} {item}", base))
+                out.append((f"{eff} {ing} {item}", price))
     else:
-        for item, (base, flavours) in vocab.FOOD_ITEMS.items():
+        for item, (typical, flavours) in vocab.FOOD_ITEMS.items():
             for style, flav in itertools.product(vocab.FOOD_STYLES, flavours):
-                out.append((f"{style} {flav} {item}", base))
+                out.append((f"{style} {flav} {item}", typical))
     return out
 
 

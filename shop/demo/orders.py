@@ -133,7 +133,7 @@ def generate_orders(
         uses_code, np.array([p.discount for p in cal.promotions] + [0.0])[promo], 0.0
     )
     codes = np.array([p.code for p in cal.promotions] + [None], dtype=object)
-    promo_code = np.where(uses_code, codes[promo], None)
+    promo_code = np.where(uses_code, codes[promo], None)  # type: ignore[call-overload]
 
     # Basket: a value around the customer's usual order, split over a few lines. A pilot run
     # measures how far the realised basket value drifts from the intended one (whole units,
@@ -218,7 +218,7 @@ def _fulfil(orders: pd.DataFrame, ppl: People, rng: np.random.Generator, as_of: 
     orders["delivered_at"] = np.where(status == "delivered", delivered, nat)
     orders["cancelled_at"] = np.where(cancelled_now, cancelled, nat)
     orders["status"] = status
-    orders["carrier"] = np.where(sent, np.array(names, dtype=object)[carrier_idx], None)
+    orders["carrier"] = np.where(sent, np.array(names, dtype=object)[carrier_idx], None)  # type: ignore[call-overload]
     orders["estimated_delivery"] = np.where(sent, estimated, np.datetime64("NaT", "D"))
     orders["transit_end"] = delivered  # when a parcel still on its way will arrive
     orders["ship_status"] = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ NEW_DAYS = 60  # newcomers signed up in the last 60 days
 ACCOUNT_HISTORY_GAP_DAYS = 75  # the accounts' generated history ends here; fixed orders follow
 
 # The demo accounts' buying habits (their fixed orders are in ``accounts.py``).
-ACCOUNT_PROFILES = (
+ACCOUNT_PROFILES: tuple[dict[str, Any], ...] = (
     dict(name="Ada Lovelace", email="ada@example.com", country="United Kingdom", city="London",
          signed_up_days_before=540, rate=2.2, value=160.0,
          cat_probs=(0.72, 0.08, 0.12, 0.05, 0.03)),

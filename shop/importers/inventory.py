@@ -13,7 +13,7 @@ columns), with a header naming (case, blanks and punctuation ignored):
   ``lead days``), ``safety_stock`` (``safety``). An empty optional cell keeps the stored value (or
   the default of a new row: nothing on order, 14 days lead time, no safety stock).
 
-Rows are dropped (``common.INVENTORY_REASONS``, each counted once under the first reason that
+Rows are dropped (``report.INVENTORY_REASONS``, each counted once under the first reason that
 applies) for: a wrong number of fields (``malformed_row``); a missing or malformed SKU
 (``bad_sku``); an on-hand figure that is missing, or any figure that is not a whole number, over
 100,000,000 units or (lead time) over 365 days (``bad_number``); a negative figure
@@ -46,8 +46,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
 
 from shop.errors import ImportFailed
-from shop.importers import common
-from shop.importers.common import FileInfo, ImportReport, Progress
+from shop.importers import batches, cleaning, files
+from shop.importers.files import FileInfo
+from shop.importers.report import ImportReport, Progress
 from shop.store.models import Inventory, Product, utcnow
 
 KIND = "inventory"
@@ -83,14 +84,14 @@ def import_inventory(
     Raises ImportFailed (and writes nothing) when the file cannot be imported at all: missing,
     empty or cut off, no header or another layout, an unreadable workbook, or no usable row.
     """
-    return common.run_import(
+    return batches.run_import(
         engine,
         path,
         KIND,
         progress=progress,
         check=_check_encoding,
         clean=lambda info, report, progress: _clean(
-            common.read_table(info, report, progress, LAYOUT), report
+            files.read_table(info, report, progress, LAYOUT), report
         ),
         write=_write,
         clash="changed the same stock rows",
@@ -134,7 +135,7 @@ def _layout_error(
     )
 
 
-LAYOUT = common.Layout(
+LAYOUT = files.Layout(
     aliases=ALIASES,
     required=REQUIRED,
     layout_error=_layout_error,
@@ -148,9 +149,9 @@ LAYOUT = common.Layout(
 
 def _figure(raw: pd.Series, limit: int, required: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(value or NaN when not given, bad mask, negative mask) of a column of figures."""
-    text = common.strip(raw)
+    text = cleaning.strip(raw)
     given = text != ""
-    value = common.per_unique(raw, common.to_number).astype("float64")
+    value = cleaning.per_unique(raw, cleaning.to_number).astype("float64")
     with np.errstate(invalid="ignore"):
         bad = given & (value.isna() | ((value % 1) != 0) | (value > limit))
     if required:
@@ -161,7 +162,7 @@ def _figure(raw: pd.Series, limit: int, required: bool) -> tuple[pd.Series, pd.S
 
 def _clean_chunk(raw: pd.DataFrame, offset: int, report: ImportReport) -> pd.DataFrame:
     """Typed rows of a raw chunk that pass the row-level rules (drops counted in ``report``)."""
-    sku = common.Distinct(raw["sku"]).derive(lambda s: common.normalise_ids(s).str.upper())
+    sku = cleaning.Distinct(raw["sku"]).derive(lambda s: cleaning.normalise_ids(s).str.upper())
     values, bad, negative = {}, np.zeros(len(raw), bool), np.zeros(len(raw), bool)
     for name in FIGURES:
         limit = MAX_LEAD_TIME_DAYS if name == "lead_time_days" else MAX_UNITS
@@ -170,7 +171,7 @@ def _clean_chunk(raw: pd.DataFrame, offset: int, report: ImportReport) -> pd.Dat
         bad |= is_bad.to_numpy()
         negative |= is_negative.to_numpy()
     rules = [
-        ("bad_sku", sku.map(lambda s: ~common.valid_ids(s, 32))),
+        ("bad_sku", sku.map(lambda s: ~cleaning.valid_ids(s, 32))),
         ("bad_number", pd.Series(bad, index=raw.index)),
         ("negative_number", pd.Series(negative, index=raw.index)),
     ]
@@ -178,12 +179,12 @@ def _clean_chunk(raw: pd.DataFrame, offset: int, report: ImportReport) -> pd.Dat
         {"row": np.arange(offset, offset + len(raw)), "sku": sku.values().to_numpy(), **values},
         index=raw.index,
     )
-    return common.apply_rules(frame, rules, report).reset_index(drop=True)
+    return cleaning.apply_rules(frame, rules, report).reset_index(drop=True)
 
 
 def _clean(chunks, report: ImportReport) -> pd.DataFrame:
     """Every usable row of the file in file order (SKUs not yet checked against products)."""
-    rows = common.clean_chunks(chunks, report, _clean_chunk)
+    rows = cleaning.clean_chunks(chunks, report, _clean_chunk)
     if rows.empty:
         raise report.nothing_usable()
     return rows
@@ -204,7 +205,7 @@ def _stored(conn: Connection, product_ids: list[int]) -> pd.DataFrame:
     inv = Inventory.__table__
     cols = [inv.c.product_id, *(inv.c[name] for name in FIGURES)]
     rows = []
-    for part in common.chunks(product_ids, common.IN_CHUNK):
+    for part in batches.chunks(product_ids, batches.IN_CHUNK):
         rows += conn.execute(select(*cols).where(inv.c.product_id.in_(part))).all()
     frame = pd.DataFrame(rows, columns=["product_id", *FIGURES])
     return frame.astype("int64").set_index("product_id")
@@ -220,7 +221,7 @@ def _write(
 ) -> None:
     """Update (or create) the inventory rows of the file's known products; record the batch."""
     now = utcnow()
-    batch_id = common.start_batch(conn, KIND, info, now)
+    batch_id = batches.start_batch(conn, KIND, info, now)
     catalogue = _product_ids(conn)
     skus = rows["sku"]
     product_id = skus.map(catalogue)
@@ -244,7 +245,7 @@ def _write(
 
     stored = _stored(conn, rows.index.tolist())
     new_ids = rows.index.difference(stored.index)
-    defaults = {name: common.NEW_INVENTORY[name] for name in FIGURES}
+    defaults = {name: batches.NEW_INVENTORY[name] for name in FIGURES}
     base = pd.concat([stored, pd.DataFrame(defaults, index=new_ids)]).reindex(rows.index)
     wanted = rows[list(FIGURES)].fillna(base).astype("int64")  # an empty cell keeps the value
 
@@ -254,7 +255,7 @@ def _write(
          "reorder_point": 0, "updated_at": now}
         for pid in new_ids
     ]  # fmt: skip
-    report.created["inventory"] = common.bulk_insert(conn, inv, created, progress, "write stock")
+    report.created["inventory"] = batches.bulk_insert(conn, inv, created, progress, "write stock")
     old = wanted.loc[wanted.index.isin(stored.index)]
     changed = (old != stored.loc[old.index, list(FIGURES)]).any(axis=1)
     updates = [
@@ -267,14 +268,14 @@ def _write(
             .where(inv.c.product_id == bindparam("pid"))
             .values(updated_at=now, **{k: bindparam(f"new_{k}") for k in FIGURES})
         )
-        for part in common.chunks(updates, common.INSERT_CHUNK_ROWS):
+        for part in batches.chunks(updates, batches.INSERT_CHUNK_ROWS):
             conn.execute(stmt, list(part))
     report.updated = {"inventory": len(updates)}
     report.unchanged = {"inventory": int((~changed).sum())}
     report.notes += _notes(conn, set(rows.index), len(catalogue))
     report.imported_at = now.isoformat(sep=" ", timespec="seconds")
     report.seconds = time.perf_counter() - started
-    common.finish_batch(conn, batch_id, report)
+    batches.finish_batch(conn, batch_id, report)
 
 
 def _notes(conn: Connection, in_file: set[int], products: int) -> list[str]:

@@ -10,9 +10,9 @@ Accepted files:
   (``user::item::rating::timestamp``).
 
 Timestamps are unix seconds (milliseconds when larger than 10^11) or ISO 8601 / the date formats of
-``common.parse_dates``; without a timestamp column the import time is used.
+``cleaning.parse_dates``; without a timestamp column the import time is used.
 
-Rows are dropped (``common.RATING_REASONS``, first reason wins) for: a wrong number of fields
+Rows are dropped (``report.RATING_REASONS``, first reason wins) for: a wrong number of fields
 (``malformed_row``), a missing or malformed user id (``bad_user_id``: empty, blanks, > 64 chars)
 or item id (``bad_item_id``: empty, blanks, > 32 chars), an unreadable rating (``bad_rating``), a
 rating outside 1–5 (``rating_out_of_range``; fractions such as 3.5 are fine), an unreadable or
@@ -37,8 +37,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
 
 from shop.errors import ImportFailed
-from shop.importers import common
-from shop.importers.common import FileInfo, ImportReport, Progress, RawChunk
+from shop.importers import batches, cleaning, files
+from shop.importers.files import FileInfo
+from shop.importers.report import ImportReport, Progress
 from shop.store.models import Customer, Product, Rating, utcnow
 
 KIND = "ratings"
@@ -63,7 +64,7 @@ def import_ratings(
     empty, an unknown layout, or no usable row.
     """
     now = utcnow()
-    return common.run_import(
+    return batches.run_import(
         engine,
         path,
         KIND,
@@ -93,7 +94,7 @@ def _looks_headerless(fields: list[str]) -> bool:
 
 
 def _read(info: FileInfo, progress: Progress):
-    line = common.first_line(info)
+    line = files.first_line(info)
     if not line.strip():
         raise ImportFailed(f"{info.path.name}: the file is empty — nothing to import")
     # MovieLens 1M/10M "ratings.dat" separates with "::", which csv cannot: use a unit separator.
@@ -101,16 +102,16 @@ def _read(info: FileInfo, progress: Progress):
     if double_colon:
         delimiter = "\x1f"
     else:
-        delimiter = common.sniff_delimiter(
-            line, lambda f: len(common.match_columns(f, ALIASES)) * 10 + _looks_headerless(f)
+        delimiter = files.sniff_delimiter(
+            line, lambda f: len(files.match_columns(f, ALIASES)) * 10 + _looks_headerless(f)
         )
-    with common.open_text(info) as fh:
+    with files.open_text(info) as fh:
         lines = (s.replace("::", "\x1f") for s in fh) if double_colon else fh
-        reader = common.csv_reader(lines, delimiter, info.has_nul)
-        header = common.read_header(reader, info.path.name)
+        reader = files.csv_reader(lines, delimiter, info.has_nul)
+        header = files.read_header(reader, info.path.name)
         if header is None:  # pragma: no cover - first_line found a non-blank line
             raise ImportFailed(f"{info.path.name}: the file is empty — nothing to import")
-        positions = common.match_columns(header, ALIASES)
+        positions = files.match_columns(header, ALIASES)
         first_rows: list[list[str]] = []
         if all(c in positions for c in REQUIRED):
             width = len(header)
@@ -128,7 +129,7 @@ def _read(info: FileInfo, progress: Progress):
                 "[,timestamp] or a MovieLens u.data file (user TAB item TAB rating TAB timestamp)."
             )
         has_timestamp = "timestamp" in positions
-        for chunk in common.chunk_frames(
+        for chunk in files.chunk_frames(
             reader, width, positions, COLUMNS, progress, info.path.name, first_rows
         ):
             yield chunk, has_timestamp
@@ -139,7 +140,7 @@ def _read(info: FileInfo, progress: Progress):
 
 def parse_timestamps(series: pd.Series) -> pd.Series:
     """Naive UTC datetimes from unix seconds (or milliseconds) or date text; NaT where unreadable."""
-    s = common.strip(series)
+    s = cleaning.strip(series)
     numeric = s.str.fullmatch(_NUMBER)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     if numeric.any():
@@ -148,26 +149,26 @@ def parse_timestamps(series: pd.Series) -> pd.Series:
         seconds = seconds.where((seconds >= 0) & (seconds < 1e10))
         out[numeric] = pd.to_datetime(seconds, unit="s", errors="coerce")
     if (~numeric).any():
-        out[~numeric] = common.parse_dates(s[~numeric])
+        out[~numeric] = cleaning.parse_dates(s[~numeric])
     latest = pd.Timestamp(utcnow()) + pd.Timedelta(days=1)
-    out[(out < common.EARLIEST_DATE) | (out > latest)] = pd.NaT
+    out[(out < cleaning.EARLIEST_DATE) | (out > latest)] = pd.NaT
     return out
 
 
 def _clean_chunk(
     raw: pd.DataFrame, offset: int, has_timestamp: bool, report: ImportReport, now
 ) -> pd.DataFrame:
-    distinct = common.Distinct
-    user = distinct(raw["user_id"]).derive(common.normalise_ids)
-    item = distinct(raw["item_id"]).derive(lambda s: common.normalise_ids(s).str.upper())
-    rating = distinct(raw["rating"]).map(common.to_number).astype("float64")
+    distinct = cleaning.Distinct
+    user = distinct(raw["user_id"]).derive(cleaning.normalise_ids)
+    item = distinct(raw["item_id"]).derive(lambda s: cleaning.normalise_ids(s).str.upper())
+    rating = distinct(raw["rating"]).map(cleaning.to_number).astype("float64")
     if has_timestamp:
         rated_at = distinct(raw["timestamp"]).map(parse_timestamps).astype("datetime64[ns]")
     else:
         rated_at = pd.Series(pd.Timestamp(now), index=raw.index, dtype="datetime64[ns]")
     rules = [
-        ("bad_user_id", user.map(lambda s: ~common.valid_ids(s, 64))),
-        ("bad_item_id", item.map(lambda s: ~common.valid_ids(s, 32))),
+        ("bad_user_id", user.map(lambda s: ~cleaning.valid_ids(s, 64))),
+        ("bad_item_id", item.map(lambda s: ~cleaning.valid_ids(s, 32))),
         ("bad_rating", rating.isna() | ~np.isfinite(rating)),
         ("rating_out_of_range", (rating < 1) | (rating > 5)),
         ("bad_timestamp", rated_at.isna()),
@@ -182,14 +183,13 @@ def _clean_chunk(
         },
         index=raw.index,
     )
-    return common.apply_rules(frame, rules, report).reset_index(drop=True)
+    return cleaning.apply_rules(frame, rules, report).reset_index(drop=True)
 
 
 def _clean(chunks, report: ImportReport, now) -> pd.DataFrame:
     """One row per (user, item): the latest rating of the file."""
     parts = []
     for chunk, has_timestamp in chunks:
-        chunk: RawChunk
         offset = report.rows_read
         report.rows_read += len(chunk.frame) + chunk.malformed
         report.drop("malformed_row", chunk.malformed)
@@ -219,17 +219,17 @@ def _write(
     now,
     started: float,
 ) -> None:
-    batch_id = common.start_batch(conn, KIND, info, now)
+    batch_id = batches.start_batch(conn, KIND, info, now)
     customer_ids, existed = _write_customers(conn, ratings, report, progress)
     product_ids = _write_products(conn, ratings, report, progress, now)
-    report.created["inventory"] += common.add_missing_inventory(
+    report.created["inventory"] += batches.add_missing_inventory(
         conn, product_ids.values(), progress
     )
     _write_ratings(conn, ratings, customer_ids, existed, product_ids, report, progress)
     report.rows_kept = len(ratings)
     report.imported_at = now.isoformat(sep=" ", timespec="seconds")
     report.seconds = time.perf_counter() - started
-    common.finish_batch(conn, batch_id, report)
+    batches.finish_batch(conn, batch_id, report)
 
 
 def _write_customers(
@@ -238,7 +238,7 @@ def _write_customers(
     """External id → customer id for every user (creating missing ones), and the pre-existing ids."""
     c = Customer.__table__
     first_seen = ratings.groupby("user", sort=False)["rated_at"].min()
-    existing = common.fetch_map(conn, c.c.external_id, c.c.id, first_seen.index.tolist())
+    existing = batches.fetch_map(conn, c.c.external_id, c.c.id, first_seen.index.tolist())
     existed = set(existing.values())
     new = first_seen[~first_seen.index.isin(list(existing))]
     if len(new):
@@ -252,8 +252,10 @@ def _write_customers(
             }
             for ext, ts in new.items()
         ]
-        report.created["customers"] = common.bulk_insert(conn, c, rows, progress, "write customers")
-        existing.update(common.fetch_map(conn, c.c.external_id, c.c.id, new.index.tolist()))
+        report.created["customers"] = batches.bulk_insert(
+            conn, c, rows, progress, "write customers"
+        )
+        existing.update(batches.fetch_map(conn, c.c.external_id, c.c.id, new.index.tolist()))
     return existing, existed
 
 
@@ -263,7 +265,7 @@ def _write_products(
     """SKU → product id for every item, creating placeholders for unknown items."""
     p = Product.__table__
     skus = ratings["item"].unique().tolist()
-    existing = common.fetch_map(conn, p.c.sku, p.c.id, skus)
+    existing = batches.fetch_map(conn, p.c.sku, p.c.id, skus)
     new = [s for s in skus if s not in existing]
     if new:
         rows = [
@@ -279,15 +281,15 @@ def _write_products(
             }
             for sku in new
         ]
-        report.created["products"] = common.bulk_insert(conn, p, rows, progress, "write products")
-        existing.update(common.fetch_map(conn, p.c.sku, p.c.id, new))
+        report.created["products"] = batches.bulk_insert(conn, p, rows, progress, "write products")
+        existing.update(batches.fetch_map(conn, p.c.sku, p.c.id, new))
     return existing
 
 
 def _stored_ratings(conn: Connection, customer_ids: set[int]) -> pd.DataFrame:
     r = Rating.__table__
     rows = []
-    for part in common.chunks(sorted(customer_ids), common.IN_CHUNK):
+    for part in batches.chunks(sorted(customer_ids), batches.IN_CHUNK):
         rows += conn.execute(
             select(r.c.id, r.c.customer_id, r.c.product_id, r.c.rating, r.c.rated_at).where(
                 r.c.customer_id.in_(part)
@@ -337,7 +339,7 @@ def _write_ratings(
     # Inserting in key order keeps the B-tree index updates local: several times faster.
     new = merged.loc[is_new, ["customer_id", "product_id", "rating", "rated_at"]]
     new = new.sort_values(["customer_id", "product_id"])
-    report.created["ratings"] = common.bulk_insert_frame(conn, r, new, progress, "write ratings")
+    report.created["ratings"] = batches.bulk_insert_frame(conn, r, new, progress, "write ratings")
     if len(to_update):
         stmt = (
             r.update()
@@ -350,7 +352,7 @@ def _write_ratings(
                 to_update["rating_id"].tolist(), to_update["rating"].tolist(), to_update["rated_at"]
             )
         ]
-        for part in common.chunks(params, common.INSERT_CHUNK_ROWS):
+        for part in batches.chunks(params, batches.INSERT_CHUNK_ROWS):
             conn.execute(stmt, list(part))
     report.updated = {"ratings": len(to_update)}
     report.unchanged = {"ratings": int(len(old) - len(to_update))}

@@ -8,7 +8,7 @@ Layouts (headers are matched ignoring case, blanks and punctuation; other column
                     Customer ID, Country   (the XLSX has one sheet per year: all are read)
 
 Description and Country may be absent. Cleaning drops rows for the reasons in
-``common.TRANSACTION_REASONS``, each row counted once under the first reason that applies:
+``report.TRANSACTION_REASONS``, each row counted once under the first reason that applies:
 
 - ``cancelled``: the invoice starts with "C";
 - ``bad_invoice``: the invoice is not a 6-digit number (e.g. "A563185" bad-debt adjustments);
@@ -18,7 +18,7 @@ Description and Country may be absent. Cleaning drops rows for the reasons in
 - ``bad_quantity`` / ``non_positive_quantity``: unreadable or fractional / zero or negative;
 - ``bad_price`` / ``non_positive_price``: unreadable / zero or negative;
 - ``missing_customer_id`` / ``bad_customer_id``: empty / containing blanks or over 64 characters;
-- ``bad_date``: missing, unreadable, before 1990 or in the future (see ``common.parse_dates``);
+- ``bad_date``: missing, unreadable, before 1990 or in the future (see ``cleaning.parse_dates``);
 - ``outlier``: more than ``MAX_QUANTITY`` units or a line value above ``MAX_LINE_VALUE`` (the
   famous 80,995 and 74,215 unit lines of Online Retail are data-entry errors cancelled the same day);
 - ``duplicate_row``: the same invoice, code, description, quantity, date, price, customer and
@@ -49,12 +49,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from shop.errors import ImportFailed
-from shop.importers import common
-from shop.importers.common import (
-    FileInfo,
-    ImportReport,
-    Progress,
-)
+from shop.importers import batches, cleaning, files
+from shop.importers.files import FileInfo
+from shop.importers.report import ImportReport, Progress
 from shop.store.models import Customer, Order, OrderItem, Product, utcnow
 
 KIND = "transactions"
@@ -189,11 +186,11 @@ def import_transactions(
     """
 
     def clean(info: FileInfo, report: ImportReport, progress: Progress) -> pd.DataFrame:
-        lines = _clean(common.read_table(info, report, progress, LAYOUT), report)
+        lines = _clean(files.read_table(info, report, progress, LAYOUT), report)
         progress("clean", report.rows_read, report.rows_read)
         return lines
 
-    return common.run_import(
+    return batches.run_import(
         engine,
         path,
         KIND,
@@ -229,7 +226,7 @@ def _layout_error(
     )
 
 
-LAYOUT = common.Layout(
+LAYOUT = files.Layout(
     aliases=ALIASES,
     required=REQUIRED,
     layout_error=_layout_error,
@@ -242,13 +239,13 @@ LAYOUT = common.Layout(
 
 def _clean_chunk(raw: pd.DataFrame, offset: int, report: ImportReport) -> pd.DataFrame:
     """Typed rows of a raw chunk that pass the row-level rules (drops counted in ``report``)."""
-    distinct = common.Distinct
-    invoice = distinct(raw["invoice"]).derive(common.normalise_ids)
-    sku = distinct(raw["stock_code"]).derive(lambda s: common.strip(s).str.upper())
-    customer = distinct(raw["customer_id"]).derive(common.normalise_ids)
-    quantity = distinct(raw["quantity"]).map(common.to_number).astype("float64")
-    price = distinct(raw["unit_price"]).map(common.to_number).astype("float64")
-    placed_at = distinct(raw["invoice_date"]).map(common.parse_dates).astype("datetime64[ns]")
+    distinct = cleaning.Distinct
+    invoice = distinct(raw["invoice"]).derive(cleaning.normalise_ids)
+    sku = distinct(raw["stock_code"]).derive(lambda s: cleaning.strip(s).str.upper())
+    customer = distinct(raw["customer_id"]).derive(cleaning.normalise_ids)
+    quantity = distinct(raw["quantity"]).map(cleaning.to_number).astype("float64")
+    price = distinct(raw["unit_price"]).map(cleaning.to_number).astype("float64")
+    placed_at = distinct(raw["invoice_date"]).map(cleaning.parse_dates).astype("datetime64[ns]")
     with np.errstate(invalid="ignore"):
         fractional = (quantity % 1) != 0
     rules = [
@@ -261,7 +258,7 @@ def _clean_chunk(raw: pd.DataFrame, offset: int, report: ImportReport) -> pd.Dat
         ("bad_price", price.isna() | ~np.isfinite(price)),
         ("non_positive_price", price <= 0),
         ("missing_customer_id", customer.map(lambda s: s == "")),
-        ("bad_customer_id", customer.map(lambda s: ~common.valid_ids(s, 64))),
+        ("bad_customer_id", customer.map(lambda s: ~cleaning.valid_ids(s, 64))),
         ("bad_date", placed_at.isna()),
         ("outlier", (quantity > MAX_QUANTITY) | (quantity * price > MAX_LINE_VALUE)),
     ]
@@ -271,19 +268,19 @@ def _clean_chunk(raw: pd.DataFrame, offset: int, report: ImportReport) -> pd.Dat
             "invoice": invoice.values().to_numpy(),
             "sku": sku.values().to_numpy(),
             "description": distinct(raw["description"])
-            .map(lambda s: common.strip(s).str.replace(r"\s+", " ", regex=True))
+            .map(lambda s: cleaning.strip(s).str.replace(r"\s+", " ", regex=True))
             .to_numpy(),
             "quantity": quantity.to_numpy(),
             "placed_at": placed_at.to_numpy(),
             "unit_price": price.to_numpy(),
             "customer": customer.values().to_numpy(),
             "country": distinct(raw["country"])
-            .map(lambda s: common.strip(s).str.slice(0, 80))
+            .map(lambda s: cleaning.strip(s).str.slice(0, 80))
             .to_numpy(),
         },
         index=raw.index,
     )
-    kept = common.apply_rules(frame, rules, report)
+    kept = cleaning.apply_rules(frame, rules, report)
     kept = kept.assign(
         invoice=kept["invoice"].astype("int64"), quantity=kept["quantity"].astype("int64")
     )
@@ -292,7 +289,7 @@ def _clean_chunk(raw: pd.DataFrame, offset: int, report: ImportReport) -> pd.Dat
 
 def _clean(chunks, report: ImportReport) -> pd.DataFrame:
     """All kept rows of the file in file order (after removing exact duplicates)."""
-    lines = common.clean_chunks(chunks, report, _clean_chunk)
+    lines = cleaning.clean_chunks(chunks, report, _clean_chunk)
     if len(lines):
         dup = lines.duplicated(subset=_DEDUP_COLUMNS, keep="first")
         report.drop("duplicate_row", int(dup.sum()))
@@ -315,7 +312,7 @@ def _write(
 ) -> None:
     """Write the clean lines (customers, products, inventory, orders, items) and the batch row."""
     now = utcnow()
-    batch_id = common.start_batch(conn, KIND, info, now)
+    batch_id = batches.start_batch(conn, KIND, info, now)
     lines = _skip_existing_orders(conn, info, lines, report)
     report.rows_kept = len(lines)
     if len(lines):
@@ -323,7 +320,7 @@ def _write(
         items = _items(lines)
         customer_ids = _write_customers(conn, lines, heads, report, progress)
         product_ids = _write_products(conn, lines, report, progress, now)
-        report.created["inventory"] += common.add_missing_inventory(
+        report.created["inventory"] += batches.add_missing_inventory(
             conn, product_ids.values(), progress
         )
         order_ids = _write_orders(conn, info, heads, items, customer_ids, report, progress)
@@ -331,7 +328,7 @@ def _write(
     report.imported_at = now.isoformat(sep=" ", timespec="seconds")
     report.notes += _notes(report)
     report.seconds = time.perf_counter() - started
-    common.finish_batch(conn, batch_id, report)
+    batches.finish_batch(conn, batch_id, report)
 
 
 def _skip_existing_orders(
@@ -340,7 +337,7 @@ def _skip_existing_orders(
     """Lines whose invoice is not yet an order; the others are counted by reason."""
     o = Order.__table__
     invoices = [int(v) for v in lines["invoice"].unique()]
-    sources = common.fetch_map(conn, o.c.order_number, o.c.source, invoices)
+    sources = batches.fetch_map(conn, o.c.order_number, o.c.source, invoices)
     report.skipped_orders = {"order_number_taken": 0, "order_already_imported": 0}
     if not sources:
         return lines
@@ -370,7 +367,7 @@ def _write_customers(
     """External id → customer id for every order's customer, creating the missing ones."""
     c = Customer.__table__
     wanted = heads.groupby("customer", sort=False)["placed_at"].min()
-    existing = common.fetch_map(conn, c.c.external_id, c.c.id, wanted.index.tolist())
+    existing = batches.fetch_map(conn, c.c.external_id, c.c.id, wanted.index.tolist())
     new = wanted[~wanted.index.isin(list(existing))]
     if len(new):
         countries = lines[lines["country"] != ""].groupby("customer", sort=False)["country"].first()
@@ -384,8 +381,10 @@ def _write_customers(
             }
             for ext, ts in new.items()
         ]
-        report.created["customers"] = common.bulk_insert(conn, c, rows, progress, "write customers")
-        existing.update(common.fetch_map(conn, c.c.external_id, c.c.id, new.index.tolist()))
+        report.created["customers"] = batches.bulk_insert(
+            conn, c, rows, progress, "write customers"
+        )
+        existing.update(batches.fetch_map(conn, c.c.external_id, c.c.id, new.index.tolist()))
     return existing
 
 
@@ -416,7 +415,7 @@ def _write_products(
     """SKU → product id for every SKU of the lines, creating the missing products."""
     p = Product.__table__
     skus = lines["sku"].unique().tolist()
-    existing = common.fetch_map(conn, p.c.sku, p.c.id, skus)
+    existing = batches.fetch_map(conn, p.c.sku, p.c.id, skus)
     new_skus = [s for s in skus if s not in existing]
     if new_skus:
         facts = _product_facts(lines[lines["sku"].isin(new_skus)])
@@ -435,8 +434,8 @@ def _write_products(
                 facts.index, facts["name"], facts["category"], facts["price"]
             )
         ]
-        report.created["products"] = common.bulk_insert(conn, p, rows, progress, "write products")
-        existing.update(common.fetch_map(conn, p.c.sku, p.c.id, new_skus))
+        report.created["products"] = batches.bulk_insert(conn, p, rows, progress, "write products")
+        existing.update(batches.fetch_map(conn, p.c.sku, p.c.id, new_skus))
     return existing
 
 
@@ -475,7 +474,7 @@ def _write_orders(
             "source": info.source,
         }
     ).sort_values("order_number")
-    report.created["orders"] = common.bulk_insert_frame(conn, o, orders, progress, "write orders")
+    report.created["orders"] = batches.bulk_insert_frame(conn, o, orders, progress, "write orders")
     found = conn.execute(select(o.c.order_number, o.c.id).where(o.c.source == info.source))
     return {number: oid for number, oid in found}
 
@@ -497,7 +496,7 @@ def _write_order_items(
             "unit_price": items["unit_price"].astype("float64"),
         }
     ).sort_values(["order_id", "product_id"])  # key order: local index updates
-    report.created["order_items"] = common.bulk_insert_frame(
+    report.created["order_items"] = batches.bulk_insert_frame(
         conn, OrderItem.__table__, rows, progress, "write order items"
     )
 

@@ -1,12 +1,13 @@
 """The shop's tables (SQLAlchemy 1.4 declarative, written in the 2.0 style).
 
-Schema changes go through Alembic migrations in ``analytics/migrations``; a test
+Schema changes go through Alembic migrations in ``shop/store/migrations``; a test
 checks that the migrations and these models agree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -36,7 +37,16 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+if TYPE_CHECKING:  # SQLAlchemy 1.4 ships no types: describe the declarative base to mypy
+
+    class Base:
+        metadata: Any
+        __table__: Any
+
+        def __init__(self, **kwargs: Any) -> None: ...
+
+else:
+    Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 CATEGORIES = ("clothing", "electronics", "home", "beauty", "food")
 CATEGORY_CODES = {

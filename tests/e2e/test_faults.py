@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import select
 
-from actions.common import SORRY
-from bot.channels.guard import APOLOGY
+from shop.errors import APOLOGY
 from shop.store import make_engine, session_scope
 from shop.store.models import Order, OrderItem, Product, Return
 from support.conversation import Chat, buttons, http_error_text, is_apology, texts_of
@@ -177,7 +176,7 @@ def test_shop_database_down_alone_apologises_and_the_confirmation_still_counts(p
     finally:
         a.postgres.accept_connections("shop")
     # The action's own apology (nothing else), and no return registered.
-    assert texts_of(replies) == SORRY
+    assert texts_of(replies) == APOLOGY
     assert _returns(shop, 104234) == returns_before
     # The turn was forgotten: the same "yes" registers the return once the database is back.
     assert ada.user_texts()[-1] == "the lid leaks"

@@ -1,4 +1,4 @@
-"""Injection (issue 7, "Fault and abuse tests"): order numbers, e-mails, product names and free
+"""Injection: order numbers, e-mails, product names and free
 text carrying SQL, HTML/JS and Markdown/Slack mrkdwn are handled as plain text everywhere.
 
 - Database: every query is parameterised (no statement text ever contains the attack), a

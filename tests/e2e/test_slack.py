@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from bot.identity import REFUSAL
+from shop.errors import APOLOGY
 from support.abuse_support import slack_event, slack_signature
 from support.servers import STAFF_SLACK_USER
 
@@ -184,7 +185,6 @@ def test_staff_console_needs_its_token(assistant):
 
 
 def test_staff_get_an_apology_in_the_thread_when_the_action_server_is_down(assistant):
-    from bot.channels.guard import APOLOGY
 
     payload = slack_event("What should I reorder?", STAFF_SLACK_USER)
     channel = payload["event"]["channel"]

@@ -57,7 +57,7 @@ def _start(db_url: str, log_path: Path, **env_extra: str) -> Server:
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=db_url, SHOPBOT_SESSION_SECRET=SECRET, **env_extra)
     env["PYTHONPATH"] = str(ROOT)
-    log = open(log_path, "wb")  # noqa: SIM115 - the child writes to it while it runs
+    log = open(log_path, "wb")  # the child writes to it while it runs
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
     )

@@ -25,7 +25,7 @@ from actions import common, orders, products, returns, staff, support
 from analytics import serving
 from bot.identity import REFUSAL, issue_token
 from shop.access import Requester
-from shop.errors import TOO_MANY_ATTEMPTS_MESSAGE, InvalidOrderNumber
+from shop.errors import APOLOGY, TOO_MANY_ATTEMPTS_MESSAGE, InvalidOrderNumber
 from shop.orders import get_order
 from shop.store import session_scope
 from shop.store.models import (
@@ -900,7 +900,7 @@ def test_database_down_gives_an_apology_and_no_events(monkeypatch, tmp_path):
     ):
         events, messages = run(action, tracker("x", slots=slots))
         assert events == []
-        assert texts(messages) == [common.SORRY]
+        assert texts(messages) == [APOLOGY]
 
 
 def test_order_number_question_offers_a_signed_in_customers_recent_orders(shop):

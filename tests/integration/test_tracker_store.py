@@ -17,10 +17,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions.common import SORRY
 from bot.channels import guard
-from bot.channels.guard import APOLOGY, TRY_AGAIN, handle_or_apologise
+from bot.channels.guard import handle_or_apologise
 from bot.server.tracker_store import ShopSQLTrackerStore, fail_loudly, primary_store
+from shop.errors import APOLOGY
 from support.pg_cluster import PrivatePostgres
 
 
@@ -238,7 +238,7 @@ class _Agent:
             ["Which e-mail address did you use?"],
         ),
         ([], False, True, [APOLOGY]),  # the action server was down: silence
-        ([SORRY, "Which e-mail address?"], False, True, [SORRY, "Which e-mail address?"]),
+        ([APOLOGY, "Which e-mail address?"], False, True, [APOLOGY, "Which e-mail address?"]),
         (["Which e-mail address did you use?"], True, False, [APOLOGY]),  # never recorded
     ],
 )
@@ -252,7 +252,3 @@ def test_the_guard_forgets_turns_that_failed(monkeypatch, says, fails, forgotten
     assert agent.store.forgotten == ([("c1", message.message_id)] if forgotten else [])
     # Store errors now fail the turn instead of starting an empty conversation.
     assert agent.tracker_store._on_tracker_store_error is not None
-
-
-def test_the_actions_apology_is_recognised_as_one():
-    assert SORRY.startswith(TRY_AGAIN) and APOLOGY.startswith(TRY_AGAIN)

@@ -105,7 +105,7 @@ def start_slack_standin() -> SlackStandIn:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             stand_in = holder["s"]
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             path = urllib.parse.urlparse(self.path).path

@@ -12,7 +12,6 @@ from analytics import artifacts
 from analytics.reports.charts import HEIGHT_PX, WIDTH_PX
 from analytics.reports.slack import to_slack
 from analytics.reports.staff import (
-    find_sku,
     forecast_report,
     parse_horizon,
     reorder_report,
@@ -23,6 +22,7 @@ from analytics.reports.staff import (
 from shop.errors import ModelMissing, NotFound
 from shop.store import session_scope
 from shop.store.models import Inventory, Product
+from shop.text import find_sku
 
 
 @pytest.fixture
