@@ -269,7 +269,11 @@ def test_rest_webhook_answers_any_text_politely(assistant):
     try:
         with session_scope(engine) as s:
             tickets = (
-                s.execute(select(SupportTicket).where(SupportTicket.conversation_id.in_(sent)))
+                s.execute(
+                    select(SupportTicket).where(
+                        SupportTicket.conversation_id.in_([f"rest:{x}" for x in sent])
+                    )
+                )
                 .scalars()
                 .all()
             )
@@ -277,7 +281,8 @@ def test_rest_webhook_answers_any_text_politely(assistant):
             assert len(tickets) == added
             for ticket in tickets:
                 # Control characters are dropped and lone surrogates replaced, nothing else.
-                text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", sent[ticket.conversation_id])
+                said = sent[ticket.conversation_id.removeprefix("rest:")]
+                text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", said)
                 text = re.sub(r"[\ud800-\udfff]", "\ufffd", text)
                 assert f"customer: {text}" in ticket.transcript
     finally:
@@ -710,7 +715,7 @@ def test_slack_refuses_unsigned_and_malformed_requests(assistant):
     # Junk never reached the dialogue: only the marker's turn was added to the tracker store.
     shop_after, events_after = _snapshot(assistant)
     assert shop_after == before[0]
-    marker_events = len(assistant.tracker(STAFF_SLACK_USER)["events"])
+    marker_events = len(assistant.tracker(STAFF_SLACK_USER, channel="slack")["events"])
     assert events_after - before[1] <= marker_events
     assert_answers_hi(assistant)
 
@@ -733,7 +738,7 @@ def test_slack_too_long_question_gets_a_polite_answer_not_a_turn(assistant):
         "Sorry, that message is too long for me. Please ask in under 5,000 characters."
     )
     assert post["thread_ts"] == payload["event"]["ts"]
-    events = assistant.tracker(user).get("events") or []
+    events = assistant.tracker(user, channel="slack").get("events") or []
     assert not [e for e in events if e.get("event") == "user"]
 
 
