@@ -186,6 +186,6 @@ def test_the_model_is_retrained_when_the_component_code_changes(tmp_path):
         (tmp_path / name).write_bytes((ROOT / name).read_bytes())
     before = training_hash(tmp_path)
     assert training_hash(tmp_path) == before
-    source = tmp_path / "bot" / "intent_model.py"
+    source = tmp_path / "bot" / "nlu" / "intent_model.py"
     source.write_text(source.read_text() + "\n# changed\n")
     assert training_hash(tmp_path) != before
