@@ -17,6 +17,7 @@ from rasa.core.actions.action import RemoteAction
 from rasa.shared.core import events as ev
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import rasa_patches
 from bot.rasa_patches import speedups as rasa_speedups
 from bot.rasa_patches.speedups import validate_action_result
 from support.rasa_support import ROOT
@@ -43,7 +44,13 @@ INVALID = [
 ]
 
 
-def test_the_channels_install_it():
+@pytest.fixture(autouse=True, scope="module")
+def installed():
+    """The patches as the Rasa server's entry point installs them."""
+    assert rasa_patches.install()
+
+
+def test_the_rasa_server_entry_installs_them(installed):
     assert RemoteAction._validate_action_result is validate_action_result
 
 
