@@ -178,9 +178,7 @@ def erase_customer(session: Session, customer_id: int) -> dict[str, int]:
         session.execute(
             update(SupportTicket)
             .where(SupportTicket.customer_id == customer_id)
-            .values(
-                transcript=REMOVED_TRANSCRIPT, subject=SupportTicket.kind, conversation_id=None
-            )
+            .values(transcript=REMOVED_TRANSCRIPT, subject=SupportTicket.kind, conversation_id=None)
             .execution_options(synchronize_session=False)
         ),
     )
