@@ -74,6 +74,12 @@ def conversation_id(channel: str, sender: str) -> str:
     return f"{channel}:{sender}"
 
 
+def replies_to(sender: str, collector: CollectingOutputChannel) -> list[dict[str, Any]]:
+    """The collected replies addressed as the client named itself (``sender``, not the
+    channel's conversation id)."""
+    return [dict(reply, recipient_id=sender) for reply in collector.messages]
+
+
 def clean_text(text: str) -> str:
     """``text`` without control characters (tab and line breaks stay) and with unpaired
     surrogates replaced by U+FFFD, so it can be stored in any database."""
@@ -158,6 +164,6 @@ class ShopRestInput(RestInput):
                 await handle_or_apologise(on_new_message, message)
             except CancelledError:
                 log.error("REST message from %s timed out", sender)
-            return response.json(collector.messages)
+            return response.json(replies_to(sender, collector))
 
         return bp

@@ -46,6 +46,7 @@ def build_app(secret: str | None):
     a server that listens on 127.0.0.1 only), warming them up when it starts."""
     from rasa_sdk.endpoint import create_app
     from sanic import response
+    from sanic.exceptions import SanicException
 
     from actions.products import warm_up
 
@@ -61,6 +62,12 @@ def build_app(secret: str | None):
         if not hmac.compare_digest(given, expected):
             return response.json({"error": "missing or wrong action server secret"}, status=401)
         return None
+
+    # rasa-sdk answers every exception with a 500, a request too large for REQUEST_MAX_SIZE too:
+    # HTTP errors keep their own status (413 for a body over the limit).
+    @app.exception(SanicException)
+    async def _http_error(_request, exception: SanicException):
+        return response.json({"error": str(exception)}, status=exception.status_code)
 
     @app.listener("after_server_start")
     async def _warm_up(_app, _loop) -> None:

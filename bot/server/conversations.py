@@ -140,7 +140,7 @@ class Conversations:
 
     def scrub_tokens(self) -> int:
         """Removes session tokens that stored messages still hold (stored before tokens were
-        kept out, see :func:`bot.server.tracker_store.scrub`); returns how many messages."""
+        kept out, see :func:`bot.server.tracker_store.scrub`); returns how many events."""
         from bot.server.tracker_store import scrub
 
         engine = self._sql()
@@ -151,7 +151,8 @@ class Conversations:
         with engine.begin() as conn:
             rows = conn.execute(
                 sa.select(table.c.id, table.c.data).where(
-                    table.c.type_name == "user", table.c.data.like('%"session_token"%')
+                    table.c.type_name.in_(("user", "slot")),
+                    table.c.data.like('%"session_token"%'),
                 )
             ).all()
             for row_id, data in rows:

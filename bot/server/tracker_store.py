@@ -41,6 +41,7 @@ from rasa.core.tracker_store import (
     SQLTrackerStore,
     create_engine_kwargs,
 )
+from rasa.shared.core.constants import SESSION_START_METADATA_SLOT as SESSION_METADATA_SLOT
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot import identity
@@ -68,8 +69,11 @@ def _scrub_metadata(metadata: Any) -> Any:
 
 
 def scrub(event: dict[str, Any]) -> dict[str, Any]:
-    """A stored event's data without session tokens (in its metadata, and in the metadata its
-    parse data repeats): the customer a token verifies as is kept instead."""
+    """A stored event's data without session tokens (in its metadata, in the metadata its parse
+    data repeats, and in the ``session_started_metadata`` slot Rasa sets from the first message
+    of a session): the customer a token verifies as is kept instead."""
+    if event.get("event") == "slot" and event.get("name") == SESSION_METADATA_SLOT:
+        return dict(event, value=_scrub_metadata(event.get("value")))
     if "metadata" not in event and "metadata" not in (event.get("parse_data") or {}):
         return event
     event = dict(event, metadata=_scrub_metadata(event.get("metadata")))

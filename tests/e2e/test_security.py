@@ -8,8 +8,10 @@ import asyncio
 import json
 import random
 import re
+import socket
 import sqlite3
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -181,11 +183,11 @@ def test_a_rest_sender_cannot_pause_a_staff_console_conversation(assistant):
     """The console files its conversations under staff:<sender>, REST under rest:<sender>: a
     REST sender named like a console conversation only ever reaches its own."""
     member = f"alice{uuid.uuid4().hex[:6]}"
-    assert "Reorder" in texts_of(console(assistant, member, "what should I reorder?"))
+    assert "reorder" in texts_of(console(assistant, member, "what should I reorder?"))
     for impostor in (f"staff:{member}", f"staff-{member}"):
         reply = assistant.say("I want to talk to a human", sender=impostor)
         assert "ticket" in texts_of(reply)
-    assert "Reorder" in texts_of(console(assistant, member, "what should I reorder?"))
+    assert "reorder" in texts_of(console(assistant, member, "what should I reorder?"))
     assert assistant.tracker(member, channel="staff")["paused"] is False
 
 
@@ -195,10 +197,16 @@ async def _socket_session(url: str, session_id: str | None = None):
     uttered: asyncio.Queue = asyncio.Queue()
     client.on("session_confirm", lambda sid: confirmed.put_nowait(sid))
     client.on("bot_uttered", lambda msg: uttered.put_nowait(msg))
-    await client.connect(url, transports=["websocket"], socketio_path="/socket.io")
+    # Long-polling: python-socketio's websocket client needs a newer aiohttp than Rasa pins.
+    await client.connect(url, transports=["polling"], socketio_path="/socket.io")
     await client.emit("session_request", {"session_id": session_id} if session_id else {})
     sid = await asyncio.wait_for(confirmed.get(), 30)
     return client, sid, uttered
+
+
+async def _close(client) -> None:
+    # Without waiting for the pending long-poll (up to the 25 s ping interval) to end.
+    await client.eio.disconnect(abort=True)
 
 
 def test_a_socket_speaks_only_in_the_session_it_was_given(assistant):
@@ -214,7 +222,7 @@ def test_a_socket_speaks_only_in_the_session_it_was_given(assistant):
             # A made-up or altered id is not resumed: a new session is given instead.
             forged = alice_id[:-1] + ("A" if alice_id[-1] != "A" else "B")
             other, other_id, _ = await _socket_session(assistant.rasa_url, forged)
-            await other.disconnect()
+            await _close(other)
             assert other_id not in (alice_id, forged)
             # Alice's own message is answered in her session, and Mallory hears nothing of it.
             await alice.emit("user_uttered", {"session_id": alice_id, "message": "hi"})
@@ -223,8 +231,8 @@ def test_a_socket_speaks_only_in_the_session_it_was_given(assistant):
             assert mallory_hears.empty()
             return alice_id
         finally:
-            await alice.disconnect()
-            await mallory.disconnect()
+            await _close(alice)
+            await _close(mallory)
 
     alice_id = asyncio.run(scenario())
     users = [
@@ -267,16 +275,28 @@ def test_the_api_token_is_not_on_any_command_line(assistant):
 # ---- oversized requests -------------------------------------------------------------------------
 
 
+def _declared_body_status(url: str, length: int, headers: dict[str, str]) -> int:
+    """The status a server answers to a POST announcing a ``length``-byte body, of which only
+    the first KB is sent: a server that reads large bodies would wait for the rest."""
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
+        head = [f"POST {parts.path} HTTP/1.1", f"Host: {parts.netloc}", f"Content-Length: {length}"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + b"{" + b" " * 1023)
+        status_line = conn.makefile("rb").readline().decode()
+    return int(status_line.split()[1])
+
+
 def test_huge_bodies_are_refused_before_they_are_read(assistant):
-    huge = b"{" + b" " * (2 * 1024 * 1024) + b"}"
-    status, _ = post(
-        f"{assistant.rasa_url}/webhooks/rest/webhook", huge, {"Content-Type": "application/json"}
+    json_type = {"Content-Type": "application/json"}
+    status = _declared_body_status(
+        f"{assistant.rasa_url}/webhooks/rest/webhook", 2 * 1024 * 1024, json_type
     )
     assert status == 413
-    status, _ = post(
+    status = _declared_body_status(
         f"{assistant.action_url}/webhook",
-        b"{" + b" " * (9 * 1024 * 1024) + b"}",
-        {"Content-Type": "application/json", "X-Shopbot-Action-Secret": ACTION_SECRET},
+        9 * 1024 * 1024,
+        {**json_type, "X-Shopbot-Action-Secret": ACTION_SECRET},
     )
     assert status == 413
     # A body under the server's limit but over the channel's still gets the channel's answer.

@@ -13,7 +13,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.identity import issue_token
@@ -35,6 +35,8 @@ def conversation(sender: str, customer_id: int | None, at: float | None = None):
         token = issue_token(customer_id, secret=SECRET)
         metadata = {"session_token": token, "customData": {"session_token": token, "x": 1}}
     events = [
+        # Rasa keeps the metadata of a session's first message in this slot.
+        SlotSet("session_started_metadata", metadata, timestamp=at),
         ActionExecuted("action_listen", timestamp=at),
         UserUttered(
             "where is my order #104233",
@@ -71,6 +73,8 @@ def test_stored_messages_keep_the_customer_not_the_token(sqlite_store):
     assert "session_token" not in stored and "eyJ" not in stored  # no JWT anywhere
     [user] = [r for r in rows(url) if r["event"] == "user"]
     assert user["metadata"] == {"customData": {"x": 1}, "session_customer": 7}
+    [slot] = [r for r in rows(url) if r["event"] == "slot"]
+    assert slot["value"] == {"customData": {"x": 1}, "session_customer": 7}
     assert user["parse_data"]["metadata"]["session_customer"] == 7
 
 
@@ -95,7 +99,7 @@ def test_a_customers_conversations_are_found_exported_and_deleted(sqlite_store):
             ("customer", "where is my order #104233"),
             ("assistant", "It was shipped yesterday."),
         ]
-        assert conversations.delete({"web:ada-1", "web:ada-2"}) == 8
+        assert conversations.delete({"web:ada-1", "web:ada-2"}) == 10
         assert conversations.of_customer(7) == set()
         assert conversations.of_customer(8) == {"rest:bob"}
     finally:
@@ -109,7 +113,7 @@ def test_purge_deletes_events_older_than_the_retention(sqlite_store):
     asyncio.run(store.save(conversation("rest:new", None)))
     conversations = Conversations(url)
     try:
-        assert conversations.purge(days=90) == 4
+        assert conversations.purge(days=90) == 5
         assert {r["text"] for r in rows(url) if r.get("text")} == {
             "where is my order #104233",
             "It was shipped yesterday.",
@@ -124,20 +128,24 @@ def test_tokens_stored_before_are_removed_by_purge(sqlite_store):
     asyncio.run(store.save(conversation("rest:new", None)))
     # A row as an earlier version stored it: the token in the clear.
     token = issue_token(9, secret=SECRET)
-    raw = UserUttered("hello", metadata={"session_token": token}).as_dict()
+    legacy = [
+        SlotSet("session_started_metadata", {"session_token": token}).as_dict(),
+        UserUttered("hello", metadata={"session_token": token}).as_dict(),
+    ]
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO events (sender_id, type_name, timestamp, data) "
-                "VALUES ('rest:legacy', 'user', :t, :d)"
-            ),
-            {"t": raw["timestamp"], "d": json.dumps(raw)},
-        )
+        for raw in legacy:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (sender_id, type_name, timestamp, data) "
+                    "VALUES ('rest:legacy', :type, :t, :d)"
+                ),
+                {"type": raw["event"], "t": raw["timestamp"], "d": json.dumps(raw)},
+            )
     engine.dispose()
     conversations = Conversations(url)
     try:
-        assert conversations.scrub_tokens() == 1
+        assert conversations.scrub_tokens() == 2
         assert token not in json.dumps(rows(url))
         assert conversations.of_customer(9) == {"rest:legacy"}
         assert conversations.scrub_tokens() == 0

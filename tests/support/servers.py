@@ -93,7 +93,7 @@ class Assistant:
     def tracker(self, sender: str, server: int = 0, channel: str = "rest") -> dict:
         """The conversation of ``sender`` on ``channel`` (REST senders by default) as Rasa's
         HTTP API gives it."""
-        conversation = urllib.parse.quote(f"{channel}:{sender}", safe="")
+        conversation = urllib.parse.quote(f"{channel}:{sender}", safe=":")
         req = urllib.request.Request(
             f"{self._rasa(server)}/conversations/{conversation}/tracker?token={self.api_token}"
         )
