@@ -28,6 +28,7 @@ from bot.rasa_patches.base import PRIVATE_PREFIX
 from bot.rasa_patches.dialogue_states import SCAN_KEEP, SCANS, StateScan, scan_of
 from bot.rasa_patches.response_validation import validate_action_result
 from support.rasa_conversations import (
+    customer_talk,
     load_processor,
     long_conversation,
     policies,
@@ -581,31 +582,6 @@ def test_a_failing_scan_costs_nothing_but_speed(processor, conversation, monkeyp
 
 
 # --- What the action server gets ------------------------------------------------------------
-
-
-def customer_talk(conversation) -> list:
-    """The long conversation as a customer and the bot have it: every message with a text, its
-    channel and Rasa's whole NLU result (rankings included), every response a bot message."""
-    dicts: list[dict] = []
-    for i, event in enumerate(conversation):
-        d = event.as_dict()
-        if d["event"] == "user":
-            d["text"] = d.get("text") or f"message {i}"
-            d["input_channel"] = ("rest", "socketio")[i % 2]
-            intent = d["parse_data"].get("intent") or {"name": "greet", "confidence": 1.0}
-            d["parse_data"] = {
-                **d["parse_data"],
-                "text": d["text"],
-                "intent_ranking": [intent, {"name": "faq", "confidence": 0.0}],
-                "response_selector": {
-                    "all_retrieval_intents": ["faq"],
-                    "faq": {"response": {"responses": [{"text": "x" * 300}]}, "ranking": []},
-                },
-            }
-        dicts.append(d)
-        if d["event"] == "action" and str(d.get("name")).startswith("utter_"):
-            dicts.append({"event": "bot", "text": f"reply {i}", "data": {}, "metadata": {}})
-    return ev.deserialise_events(dicts)
 
 
 def marked(state: dict, events: list, first: int):

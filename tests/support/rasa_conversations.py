@@ -61,19 +61,25 @@ def tracker_of(processor: Any, events: list, sender_id: str = "c") -> Any:
     return DialogueStateTracker.from_events(sender_id, list(events), processor.domain.slots)
 
 
-def long_conversation(processor: Any, stories: list[list[dict]], n_stories: int, seed: int) -> list:
-    """Events of ``n_stories`` stories one after the other, with restarts, session starts and
-    undone turns in between, each action flagged as the policies' prediction flags it."""
+def long_conversation(
+    processor: Any, stories: list[list[dict]], n_stories: int, seed: int, resets: bool = True
+) -> list:
+    """Events of ``n_stories`` stories one after the other, with undone turns (and, if
+    ``resets``, restarts and session starts) in between, each action flagged as the policies'
+    prediction flags it."""
     from rasa.shared.core import events as ev
 
     rng = random.Random(seed)
     extras = [
         lambda: [ev.UserUtteranceReverted()],
         lambda: [ev.ActionReverted()],
-        lambda: [ev.Restarted(), ev.ActionExecuted("action_listen")],
-        lambda: [ev.ActionExecuted("action_session_start"), ev.SessionStarted()],
         lambda: [ev.SlotSet("order_number", "104233")],
     ]
+    if resets:
+        extras[2:2] = [
+            lambda: [ev.Restarted(), ev.ActionExecuted("action_listen")],
+            lambda: [ev.ActionExecuted("action_session_start"), ev.SessionStarted()],
+        ]
     events: list = []
     tracker = tracker_of(processor, [])
     for i in range(n_stories):
@@ -87,6 +93,33 @@ def long_conversation(processor: Any, stories: list[list[dict]], n_stories: int,
                 events.append(event)
                 tracker.update(event)
     return events
+
+
+def customer_talk(conversation: list) -> list:
+    """``conversation`` as a customer and the bot have it: every message with a text, its
+    channel and Rasa's whole NLU result (rankings included), every response a bot message."""
+    from rasa.shared.core import events as ev
+
+    dicts: list[dict] = []
+    for i, event in enumerate(conversation):
+        d = event.as_dict()
+        if d["event"] == "user":
+            d["text"] = d.get("text") or f"message {i}"
+            d["input_channel"] = ("rest", "socketio")[i % 2]
+            intent = d["parse_data"].get("intent") or {"name": "greet", "confidence": 1.0}
+            d["parse_data"] = {
+                **d["parse_data"],
+                "text": d["text"],
+                "intent_ranking": [intent, {"name": "faq", "confidence": 0.0}],
+                "response_selector": {
+                    "all_retrieval_intents": ["faq"],
+                    "faq": {"response": {"responses": [{"text": "x" * 300}]}, "ranking": []},
+                },
+            }
+        dicts.append(d)
+        if d["event"] == "action" and str(d.get("name")).startswith("utter_"):
+            dicts.append({"event": "bot", "text": f"reply {i}", "data": {}, "metadata": {}})
+    return ev.deserialise_events(dicts)
 
 
 def turns_of(events: list) -> list[list]:
