@@ -38,7 +38,6 @@ from bot.rasa_patches import (
     response_validation,
     sql_read_back,
     tracker_copy,
-    undo,
 )
 from bot.rasa_patches.base import Patches
 from bot.server.rasa_model import ensure_model
@@ -107,10 +106,6 @@ def conversation(processor: Any, stories: list, turns: int, seed: int) -> list:
     n_stories = math.ceil(1.3 * turns / per_story) + 1
     events = long_conversation(processor, stories, n_stories, seed, resets=False)
     return customer_talk([e for turn in turns_of(events)[: turns + 1] for e in turn])
-
-
-def with_forms(stories: list) -> list:
-    return [s for s in stories if any(e["event"] == "active_loop" and e.get("name") for e in s)]
 
 
 def session_of(events: list) -> list:
@@ -214,18 +209,6 @@ def time_copies(processor: Any, events: list, first: int) -> tuple[float, float]
         return on, best(run)
 
 
-def time_undo(processor: Any, events: list) -> tuple[float, float]:
-    """Seconds of Rasa's ``applied_events`` (the state scan not involved) on ``events``."""
-    tracker = tracker_of(processor, events)
-
-    def run() -> tuple[float, int]:
-        return timed_calls(lambda: dialogue_states.rasa_applied_events(tracker), 1.0)
-
-    on = best(run)
-    with off(undo.PATCHES):
-        return on, best(run)
-
-
 def time_read_back(processor: Any, events: list, first: int, workdir: Path) -> tuple[float, float]:
     """Seconds to retrieve a conversation from the SQL tracker store and save it after a turn,
     over the last turns, on and off."""
@@ -288,8 +271,8 @@ def message_text(event: Any) -> str:
 
 @contextlib.contextmanager
 def counting(processor: Any, counts: collections.Counter) -> Iterator[None]:
-    """Counts the calls of every installed patch (by patch name), of Rasa's own
-    ``applied_events`` under the state scan, and of the processor's predictions."""
+    """Counts the calls of every installed patch (by patch name) and of the processor's
+    predictions."""
     saved: list[tuple[Any, str, Any]] = []
 
     def counted(key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -312,9 +295,6 @@ def counting(processor: Any, counts: collections.Counter) -> Iterator[None]:
         saved.append((cls, patch.attribute, cls.__dict__[patch.attribute]))
         wrapper = counted(patch.name, patch.replacement)
         setattr(cls, patch.attribute, staticmethod(wrapper) if patch.static else wrapper)
-    applied = dialogue_states.APPLIED_EVENTS
-    rasa_applied = applied.original
-    applied.original = counted("rasa applied_events", rasa_applied)
     processor._predict_next_with_tracker = counted(
         "prediction", processor._predict_next_with_tracker
     )
@@ -322,7 +302,6 @@ def counting(processor: Any, counts: collections.Counter) -> Iterator[None]:
         yield
     finally:
         del processor._predict_next_with_tracker
-        applied.original = rasa_applied
         for cls, attribute, raw in saved:
             setattr(cls, attribute, raw)
 
@@ -448,7 +427,6 @@ def main(argv: list[str] | None = None) -> int:
     stories = story_events(processor)
     log(f"building a {args.turns}-turn conversation from {len(stories)} stories")
     events = conversation(processor, stories, args.turns, args.seed)
-    forms = conversation(processor, with_forms(stories), args.turns, args.seed)
     turn_starts = [i for i, e in enumerate(events) if type(e).__name__ == "UserUttered"]
     first = turn_starts[-COUNTED_TURNS]  # the last turns
     n_actions = len(action_points(events, first))
@@ -464,8 +442,6 @@ def main(argv: list[str] | None = None) -> int:
     timings["dialogue_states"] = time_predictions(processor, events, first)
     log("copies")
     timings["tracker_copy"] = time_copies(processor, events, first)
-    log("applied_events (undo)")
-    timings["undo"] = time_undo(processor, forms)
     with tempfile.TemporaryDirectory(prefix="patches-bench-") as tmp:
         log("SQL read-back")
         timings["sql_read_back"] = time_read_back(processor, events, first, Path(tmp))
@@ -480,8 +456,6 @@ def main(argv: list[str] | None = None) -> int:
             return counted.get(event_types.PATCH.name, 0) / session
         if module is dialogue_states:
             return counted.get("prediction", 0)
-        if module is undo:
-            return counted.get("rasa applied_events", 0)
         return counted.get(module.PATCHES.patches[0].name, 0)
 
     operations = {
@@ -491,7 +465,6 @@ def main(argv: list[str] | None = None) -> int:
         "event_types": f"deserialise the {session:,}-event session",
         "dialogue_states": "one policy ensemble prediction",
         "tracker_copy": "copy the tracker",
-        "undo": f"Rasa's applied_events, {len(forms):,}-event form-heavy conversation",
         "sql_read_back": "SQL store retrieve + save of one turn (SQLite)",
     }
     threshold = THRESHOLD * turns["sql"]["on"]

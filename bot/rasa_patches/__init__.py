@@ -9,7 +9,6 @@ One module per change, each a group of :class:`~bot.rasa_patches.base.Patch` obj
 - :mod:`~bot.rasa_patches.event_types`: event classes found by type name once;
 - :mod:`~bot.rasa_patches.dialogue_states`: the policies' states built for the recent turns;
 - :mod:`~bot.rasa_patches.tracker_copy`: tracker copies without replaying every event;
-- :mod:`~bot.rasa_patches.undo`: ``applied_events`` undoes without copying its list;
 - :mod:`~bot.rasa_patches.sql_read_back`: the SQL tracker store reads only the new rows.
 
 Nothing is patched on import: the Rasa server's entry point (``bot.server.rasa_server``) calls
@@ -26,7 +25,6 @@ from bot.rasa_patches import (
     response_validation,
     sql_read_back,
     tracker_copy,
-    undo,
 )
 from bot.rasa_patches.base import Patches
 
@@ -36,7 +34,6 @@ MODULES = (
     event_types,
     dialogue_states,
     tracker_copy,
-    undo,
     sql_read_back,
 )
 ALL = Patches("all", *(patch for module in MODULES for patch in module.PATCHES))

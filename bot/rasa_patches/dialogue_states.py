@@ -32,7 +32,6 @@ from collections import OrderedDict
 from typing import Any
 
 from bot.rasa_patches.base import PRIVATE_PREFIX, Patch, Patches, clone_tracker, is_live_tracker
-from bot.rasa_patches.undo import undo_till_previous_loop_execution
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +159,10 @@ class StateScan:
         actions and user messages since its previous execution (and not this one); False if
         that execution's tracker was not kept."""
         from rasa.shared.core.events import ActionExecuted
+        from rasa.shared.core.trackers import DialogueStateTracker
 
         mark = self.loop_marks.get(loop_name)
-        undo_till_previous_loop_execution(loop_name, self.applied)
+        DialogueStateTracker._undo_till_previous_loop_execution(loop_name, self.applied)
         position = None  # the previous execution: now the last action left
         for i in range(len(self.applied) - 1, -1, -1):
             event = self.applied[i]
@@ -546,6 +546,7 @@ _USES = [  # what the scan and the states it builds rely on
     f"{_DOMAIN}._clean_state",
     f"{_TRACKER}.init_copy",
     f"{_TRACKER}._first_loop_execution_or_unhappy_path",
+    f"{_TRACKER}._undo_till_previous_loop_execution",
     f"{_FEATURIZER}._create_states",
     f"{_FEATURIZER}._choose_last_user_input",
     f"{_FEATURIZER}.slice_state_history",
