@@ -1,4 +1,4 @@
-"""Long conversations (issue 7): one conversation, then a few in parallel, driven to 400 turns
+"""Long conversations: one conversation, then a few in parallel, driven to 400 turns
 with a repeating mix of action turns and plain replies; per-turn latency at turns 1, 100, 200 and
 400 (the median of the 10 turns around each point: two rounds of the mix), beside what the
 servers spent per turn there and how big the conversation's tracker has grown.
@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(two rounds). CPU per turn: the server's process tree over the window "
                     "(single conversation only). Tracker: events and JSON size of the "
                     "conversation as Rasa's API returns it (the action server gets only the "
-                    "events of its last 200 lines: bot/rasa_speedups.py).",
+                    "events of its last 200 lines: bot/rasa_patches/action_call.py).",
                 ]
             ),
             flush=True,
