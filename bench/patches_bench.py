@@ -402,7 +402,8 @@ def cells(calls: float, saved: float) -> list[str]:
     """Calls per turn and ms saved per turn ("–" if a turn never makes the call)."""
     if not calls:
         return ["–", "–"]
-    return [f"{calls:.2f}" if calls < 10 else f"{calls:,.0f}", ms(saved)]
+    shown = f"{calls:.3f}" if calls < 0.1 else f"{calls:.2f}" if calls < 10 else f"{calls:,.0f}"
+    return [shown, ms(saved)]
 
 
 def quiet_rasa() -> None:
@@ -467,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         "response_validation": "check an action server response",
         "action_call": f"build + JSON-encode the action server payload "
         f"({size_off / 1e3:,.0f} kB → {size_on / 1e3:,.0f} kB)",
-        "event_types": f"deserialise the {session:,}-event session",
+        "event_types": f"deserialise the {session:,}-event session (calls: sessions' worth "
+        "of events)",
         "dialogue_states": "one policy ensemble prediction",
         "tracker_copy": "copy the tracker",
         "sql_read_back": "SQL store retrieve + save of one turn (SQLite)",
