@@ -104,7 +104,7 @@ def bot_asked_just_before(tracker: Tracker, action_name: str) -> bool:
 def transcript(tracker: Tracker, limit: int = 200) -> list[tuple[str, str]]:
     """The conversation so far as (speaker, text) turns, the last ``limit`` of them. (The Rasa
     server sends the events of the last 200 lines of a long session, no more:
-    ``bot.rasa_speedups.ACTION_SERVER_LINES``.)"""
+    ``bot.rasa_patches.action_call.ACTION_SERVER_LINES``.)"""
     turns: list[tuple[str, str]] = []
     for event in tracker.events:
         kind = event.get("event")

@@ -72,6 +72,13 @@ BENCHES = {
         "Per-turn latency at turns 1, 50, 100, 200 and 400 of one conversation and of 3 at once, "
         "with the servers' CPU per turn and the tracker's size (~10 minutes).",
     ),
+    "patches": (
+        "Rasa patches: what each one saves",
+        [PY, "-m", "bench.patches_bench"],
+        "Each of shopbot's Rasa patches (bot/rasa_patches/) on and off, in one process, on its own "
+        "operation at turn 400 of a conversation made of the project's stories, with how often a "
+        "turn does that operation (~3 minutes).",
+    ),
     "staff": (
         "Staff questions",
         [PY, "-m", "bench.staff_bench"],
@@ -86,7 +93,7 @@ BENCHES = {
     ),
 }
 # Benchmarks whose output is Markdown (tables) rather than plain text.
-MARKDOWN = {"load", "long", "staff", "footprint"}
+MARKDOWN = {"load", "long", "patches", "staff", "footprint"}
 
 
 def machine() -> str:

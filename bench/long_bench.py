@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(two rounds). CPU per turn: the server's process tree over the window "
                     "(single conversation only). Tracker: events and JSON size of the "
                     "conversation as Rasa's API returns it (the action server gets only the "
-                    "events of its last 200 lines: bot/rasa_speedups.py).",
+                    "events of its last 200 lines: bot/rasa_patches/action_call.py).",
                 ]
             ),
             flush=True,

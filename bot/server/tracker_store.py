@@ -45,7 +45,7 @@ from rasa.shared.core.constants import SESSION_START_METADATA_SLOT as SESSION_ME
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot import identity
-from bot.rasa_patches import speedups as rasa_speedups
+from bot.rasa_patches import sql_read_back
 
 # Seconds to wait for a connection: Rasa runs the store's queries on its event loop, so an
 # unreachable database must not block every conversation for minutes.
@@ -85,7 +85,8 @@ def scrub(event: dict[str, Any]) -> dict[str, Any]:
 
 class ShopSQLTrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store whose connections are checked before use (and time out), and
-    which can forget a failed turn."""
+    which can forget a failed turn. With shopbot's Rasa patches installed, its ``retrieve``
+    reads only the rows added since its last read (:mod:`bot.rasa_patches.sql_read_back`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -126,21 +127,6 @@ class ShopSQLTrackerStore(SQLTrackerStore):
                 )
             session.commit()
 
-    async def retrieve(self, sender_id: str) -> Any:
-        """Rasa's tracker of the conversation's latest session (None if it has no events); with
-        shopbot's Rasa speed-ups installed, only the rows added since the last read are read
-        and applied (``bot.rasa_speedups.retrieve``: the same tracker)."""
-        if rasa_speedups.is_installed() and self.domain:
-            return rasa_speedups.retrieve(self, sender_id)
-        return await super().retrieve(sender_id)
-
-    def _additional_events(self, session: Any, tracker: Any) -> Any:
-        """The tracker's events not stored yet (Rasa's, counted more cheaply with shopbot's
-        Rasa speed-ups installed: ``bot.rasa_speedups.additional_events``)."""
-        if rasa_speedups.is_installed():
-            return rasa_speedups.additional_events(self, session, tracker)
-        return super()._additional_events(session, tracker)
-
     async def forget_turn(self, sender_id: str, message_id: str) -> bool:
         """True after deleting the latest turn of ``sender_id`` (its user message and everything
         after it) if that message is ``message_id``; False (nothing deleted) otherwise.
@@ -160,7 +146,7 @@ class ShopSQLTrackerStore(SQLTrackerStore):
                 events.sender_id == sender_id, events.id >= latest_user.id
             ).delete(synchronize_session=False)
             session.commit()
-        rasa_speedups.forget_conversation(self, sender_id)
+        sql_read_back.forget_conversation(self, sender_id)
         return True
 
 

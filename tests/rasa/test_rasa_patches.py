@@ -1,26 +1,52 @@
-"""The Rasa speed-ups (bot/rasa_speedups.py) give exactly what Rasa's own code gives: action
+"""shopbot's Rasa patches (bot/rasa_patches/) give exactly what Rasa's own code gives: action
 responses validated the same, events read back the same, and, along long conversations made of
-the project's stories, the same applied events, policy states and predictions. The Rasa server
-gets them by loading shopbot's channels."""
+the project's stories, the same applied events, policy states and predictions. Only the Rasa
+server's entry point installs them, and only on the Rasa version they were checked against."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import random
+import subprocess
+import sys
 import time
-from typing import Any
 
 import jsonschema
 import pytest
+import rasa
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core import events as ev
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import rasa_patches
-from bot.rasa_patches import speedups as rasa_speedups
-from bot.rasa_patches.speedups import validate_action_result
+import bot.rasa_patches
+from bot.rasa_patches import (
+    action_call,
+    dialogue_states,
+    sql_read_back,
+)
+from bot.rasa_patches.base import PRIVATE_PREFIX
+from bot.rasa_patches.dialogue_states import SCAN_KEEP, SCANS, StateScan, scan_of
+from bot.rasa_patches.response_validation import validate_action_result
+from support.rasa_conversations import (
+    customer_talk,
+    load_processor,
+    long_conversation,
+    policies,
+    predict,
+    story_events,
+    tracker_of,
+    turns_of,
+)
 from support.rasa_support import ROOT
+
+
+@pytest.fixture(autouse=True, scope="module")
+def patched():
+    """The patches installed for this module's tests, as the Rasa server installs them."""
+    assert bot.rasa_patches.install()
+    yield
+    bot.rasa_patches.uninstall()
+
 
 VALID = [
     {"events": [], "responses": []},
@@ -44,14 +70,68 @@ INVALID = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def installed():
-    """The patches as the Rasa server's entry point installs them."""
-    assert rasa_patches.install()
-
-
-def test_the_rasa_server_entry_installs_them(installed):
+def test_install_puts_the_patches_in_place_and_uninstall_takes_them_out():
+    assert bot.rasa_patches.is_installed()
     assert RemoteAction._validate_action_result is validate_action_result
+    with rasas_own_code():
+        assert not bot.rasa_patches.is_installed()
+        assert RemoteAction._validate_action_result is RASA_VALIDATE
+        assert not any(patch.installed for patch in bot.rasa_patches.ALL)
+    assert bot.rasa_patches.install() and bot.rasa_patches.install()  # twice: no change
+    assert all(patch.installed for patch in bot.rasa_patches.ALL)
+
+
+RASA_VALIDATE = RemoteAction.__dict__["_validate_action_result"]  # (imported before install)
+
+
+@pytest.mark.parametrize("module", bot.rasa_patches.MODULES, ids=lambda m: m.__name__)
+def test_each_patch_installs_only_on_the_rasa_it_was_checked_against(module, monkeypatch):
+    with rasas_own_code():
+        before = {p.name: p.target_class().__dict__.get(p.attribute) for p in module.PATCHES}
+        monkeypatch.setattr(rasa, "__version__", "3.6.20")
+        assert not module.PATCHES.install()
+        assert not any(patch.install() for patch in module.PATCHES)
+        assert not bot.rasa_patches.install()
+        after = {p.name: p.target_class().__dict__.get(p.attribute) for p in module.PATCHES}
+        assert after == before
+        assert not any(patch.installed for patch in bot.rasa_patches.ALL)
+        monkeypatch.setattr(rasa, "__version__", "3.6.21")
+
+
+def test_importing_shopbots_modules_installs_nothing():
+    """Only ``bot.server.rasa_server.main`` installs the patches: importing the channels, the
+    tracker store or the actions leaves Rasa's code alone."""
+    code = (
+        "import bot.channels, bot.server.tracker_store, actions\n"
+        "from rasa.core.actions.action import RemoteAction\n"
+        "from rasa.shared.core.trackers import DialogueStateTracker\n"
+        "from bot.server.tracker_store import ShopSQLTrackerStore\n"
+        "assert RemoteAction._validate_action_result.__module__ == 'rasa.core.actions.action'\n"
+        "assert DialogueStateTracker.copy.__module__ == 'rasa.shared.core.trackers'\n"
+        "assert 'retrieve' not in vars(ShopSQLTrackerStore)\n"
+        "print('untouched')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("untouched")
+
+
+def test_the_rasa_server_installs_the_patches_before_rasa_starts(monkeypatch):
+    import rasa.__main__
+
+    from bot.server import rasa_server
+
+    seen = []
+    monkeypatch.setattr(
+        rasa.__main__, "main", lambda: seen.append((bot.rasa_patches.is_installed(), sys.argv))
+    )
+    monkeypatch.setattr(sys, "argv", ["x"])
+    with rasas_own_code():
+        rasa_server.main(["run", "--enable-api"])
+        assert bot.rasa_patches.is_installed()
+    assert seen == [(True, ["rasa", "run", "--enable-api"])]
 
 
 @pytest.mark.parametrize("result", VALID)
@@ -89,12 +169,11 @@ def test_it_is_much_cheaper_than_validating_the_schema_each_time():
 
 
 def test_events_read_back_the_same():
-    from rasa.shared.core import events as ev
     from rasa.shared.utils.common import all_subclasses
 
-    from bot.rasa_patches.speedups import resolve_event_type
+    from bot.rasa_patches.event_types import PATCH
 
-    assert ev.Event.resolve_by_type is resolve_event_type
+    assert ev.Event.resolve_by_type == PATCH.resolve
     for cls in all_subclasses(ev.Event):
         # Rasa's own lookup: the first subclass with that type name.
         first = next(c for c in all_subclasses(ev.Event) if c.type_name == cls.type_name)
@@ -119,88 +198,33 @@ def test_events_read_back_the_same():
 # The conversations below are the project's training and test stories strung together (forms,
 # rules, FAQ, hand-offs), with restarts, session starts and undone turns mixed in; every action's
 # ``hide_rule_turn`` is what the model's own prediction said, as in a live conversation. Every
-# prediction along them must be the same with the speed-ups as with Rasa's own code.
+# prediction along them must be the same with the patches as with Rasa's own code.
 
 
 @contextlib.contextmanager
 def rasas_own_code():
-    """Rasa's own methods for the duration (the speed-ups are put back after)."""
-    rasa_speedups.uninstall()
+    """Rasa's own methods for the duration (the patches are put back after)."""
+    bot.rasa_patches.uninstall()
     try:
         yield
     finally:
-        assert rasa_speedups.install()
+        assert bot.rasa_patches.install()
 
 
 @pytest.fixture(scope="module")
 def processor(rasa_model):
-    from rasa.core.agent import Agent
-
-    return Agent.load(str(rasa_model)).processor
+    return load_processor(rasa_model)
 
 
 @pytest.fixture(scope="module")
 def stories(processor):
-    from rasa.shared.core.generator import TrainingDataGenerator
-    from rasa.shared.importers.importer import TrainingDataImporter
-
-    importer = TrainingDataImporter.load_from_config(
-        str(ROOT / "config.yml"),
-        str(ROOT / "domain.yml"),
-        [str(ROOT / "data"), str(ROOT / "tests" / "rasa" / "stories")],
-    )
-    trackers = TrainingDataGenerator(
-        importer.get_stories(),
-        processor.domain,
-        remove_duplicates=False,
-        augmentation_factor=0,
-    ).generate()
-    return [[e.as_dict() for e in t.events] for t in trackers if not t.is_rule_tracker]
-
-
-def policies(processor) -> dict[str, Any]:
-    """The model's policy objects by class name."""
-    nodes = processor.graph_runner._instantiated_nodes.values()
-    found = {type(n._component).__name__: n._component for n in nodes if n._component}
-    return {k: v for k, v in found.items() if k.endswith("Policy")}
-
-
-def predict(processor, tracker):
-    target = processor.model_metadata.core_target
-    return processor.graph_runner.run(inputs={"__tracker__": tracker}, targets=[target])[target]
-
-
-def tracker_of(processor, events):
-    return DialogueStateTracker.from_events("c", list(events), processor.domain.slots)
-
-
-def long_conversation(processor, stories, n_stories: int, seed: int) -> list:
-    """Events of ``n_stories`` stories one after the other, with restarts, session starts and
-    undone turns in between, each action flagged as Rasa's prediction flags it."""
-    rng = random.Random(seed)
-    extras = [
-        lambda: [ev.UserUtteranceReverted()],
-        lambda: [ev.ActionReverted()],
-        lambda: [ev.Restarted(), ev.ActionExecuted("action_listen")],
-        lambda: [ev.ActionExecuted("action_session_start"), ev.SessionStarted()],
-        lambda: [ev.SlotSet("order_number", "104233")],
-    ]
-    events: list = []
-    with rasas_own_code():
-        for i in range(n_stories):
-            for event in ev.deserialise_events(rng.choice(stories)):
-                if isinstance(event, ev.ActionExecuted) and events:
-                    prediction = predict(processor, tracker_of(processor, events))
-                    event.hide_rule_turn = prediction.hide_rule_turn
-                events.append(event)
-            if i % 7 == 6:
-                events += rng.choice(extras)()
-    return events
+    return story_events(processor)
 
 
 @pytest.fixture(scope="module")
 def conversation(processor, stories):
-    return long_conversation(processor, stories, 70, seed=7)
+    with rasas_own_code():
+        return long_conversation(processor, stories, 70, seed=7)
 
 
 def action_points(events) -> list[int]:
@@ -263,8 +287,8 @@ def test_policy_states_are_rasas(processor, conversation):
 
     with rasas_own_code():
         expected = [states_of(tracker_of(processor, conversation[:p])) for p in points]
-    needed = rasa_speedups.rule_states_needed(rule)
-    assert 2 < needed <= rasa_speedups.SCAN_KEEP
+    needed = dialogue_states.rule_states_needed(rule)
+    assert 2 < needed <= SCAN_KEEP
     for p, (want_ml, want_keys, want_rule) in zip(points, expected):
         got_ml, got_keys, got_rule = states_of(tracker_of(processor, conversation[:p]))
         assert got_ml == want_ml, p
@@ -289,7 +313,7 @@ def test_states_between_hidden_rule_turns_are_rasas(processor, stories):
     """Rule-only turns are hidden from the ML policies: their states are still exactly
     Rasa's, built for the recent turns only."""
     events = ev.deserialise_events(stories[0])
-    for _ in range(3 * rasa_speedups.SCAN_KEEP):
+    for _ in range(3 * SCAN_KEEP):
         events += [
             ev.ActionExecuted("action_listen"),
             ev.UserUttered("hi", {"name": "greet", "confidence": 1.0}),
@@ -298,15 +322,15 @@ def test_states_between_hidden_rule_turns_are_rasas(processor, stories):
     tracker = tracker_of(processor, events)
     ted = policies(processor)["TEDPolicy"]
     rule_only = policies(processor)["RulePolicy"]._get_rule_only_data()
-    scan = rasa_speedups._scan(tracker, processor.domain)
+    scan = scan_of(tracker, processor.domain)
     scan_states, complete = scan.states(True, rule_only)
     assert len(scan_states) >= ted.featurizer.max_history  # no need to fall back to Rasa
-    assert len(scan.raw) < 2 * rasa_speedups.SCAN_KEEP + 10
+    assert len(scan.raw) < 2 * SCAN_KEEP + 10
     # their user input is the greeting's, inherited from far back: Rasa copies the user input
     # of the state before into every state that does not follow action_listen
     visible = scan._visible(True)
     start = len(visible) - len(scan_states)
-    assert start - scan._chain_start(visible, start) > rasa_speedups.SCAN_KEEP
+    assert start - scan._chain_start(visible, start) > SCAN_KEEP
     with rasas_own_code():
         want = ted._prediction_states(tracker, processor.domain, rule_only_data=rule_only)
         want_prediction = predict(processor, tracker)
@@ -334,11 +358,11 @@ def test_states_are_built_for_the_recent_turns_only(processor, conversation, mon
 
     monkeypatch.setattr(type(processor.domain), "get_active_state", counting)
     predict(processor, tracker)
-    assert len(built) <= 2 * rasa_speedups.SCAN_KEEP + 10  # one scan shared by the policies
+    assert len(built) <= 2 * SCAN_KEEP + 10  # one scan shared by the policies
     built.clear()
     with rasas_own_code():
         predict(processor, tracker)
-    assert len(built) > 3 * (2 * rasa_speedups.SCAN_KEEP + 10)
+    assert len(built) > 3 * (2 * SCAN_KEEP + 10)
 
 
 RESETS = (ev.Restarted, ev.SessionStarted)
@@ -347,8 +371,8 @@ RESETS = (ev.Restarted, ev.SessionStarted)
 def tracker_state(tracker) -> dict:
     """Everything a tracker holds, slots by value."""
     state = dict(vars(tracker))
-    state.pop(rasa_speedups._SCAN_ATTR, None)
-    state.pop(rasa_speedups._COPY_ATTR, None)
+    for key in [k for k in state if k.startswith(PRIVATE_PREFIX)]:
+        del state[key]  # the patches' own bookkeeping
     state["events"] = [id(e) for e in tracker.events]  # the same event objects
     state["slots"] = {n: (s.value, s.has_been_set) for n, s in tracker.slots.items()}
     return state
@@ -402,11 +426,7 @@ def test_a_stored_conversation_reads_back_as_rasa_reads_it(processor, conversati
     for i, e in enumerate(events):
         if isinstance(e, ev.UserUttered):
             e.message_id = f"m{i}"
-    turns: list[list] = [[]]
-    for e in events:
-        if isinstance(e, ev.UserUttered):
-            turns.append([])
-        turns[-1].append(e)
+    turns = turns_of(events)
 
     async def rasas(sender_id):
         return await SQLTrackerStore.retrieve(store, sender_id)
@@ -422,7 +442,7 @@ def test_a_stored_conversation_reads_back_as_rasa_reads_it(processor, conversati
                 want = await rasas("c")
                 assert stored_state(tracker) == stored_state(want), n
                 assert stored_state(tracker.copy()) == stored_state(want.copy()), n
-                seen["cached"] += rasa_speedups._READ_CACHE_ATTR in vars(store)
+                seen["cached"] += sql_read_back.READ_CACHE_ATTR in vars(store)
             for e in turn:
                 tracker.update(ev.Event.from_parameters(e.as_dict()))
             if n % 11 == 5:  # this turn went to another server
@@ -441,7 +461,7 @@ def test_a_stored_conversation_reads_back_as_rasa_reads_it(processor, conversati
 
     seen = asyncio.run(run())
     assert seen["cached"] > 50 and seen["other server"] > 5 and seen["forgotten"] > 3
-    assert rasa_speedups._READ_CACHE_ATTR in vars(store)
+    assert sql_read_back.READ_CACHE_ATTR in vars(store)
 
 
 def test_states_of_a_conversation_read_back_turn_by_turn_are_rasas(
@@ -460,7 +480,7 @@ def test_states_of_a_conversation_read_back_turn_by_turn_are_rasas(
     rule_only = rule._get_rule_only_data()
     ml = [found["MemoizationPolicy"], found["TEDPolicy"]]
     domain = processor.domain
-    needed = rasa_speedups.rule_states_needed(rule)
+    needed = dialogue_states.rule_states_needed(rule)
 
     def states_of(tracker):
         return [
@@ -471,32 +491,26 @@ def test_states_of_a_conversation_read_back_turn_by_turn_are_rasas(
 
     rebuilt: list[int] = []
     inherited: list[int] = []
-    rasa_rebuild = rasa_speedups._StateScan.rebuild
-    rasa_chain_start = rasa_speedups._StateScan._chain_start
-    monkeypatch.setattr(
-        rasa_speedups._StateScan, "rebuild", lambda s, t: rebuilt.append(1) or rasa_rebuild(s, t)
-    )
+    rasa_rebuild = StateScan.rebuild
+    rasa_chain_start = StateScan._chain_start
+    monkeypatch.setattr(StateScan, "rebuild", lambda s, t: rebuilt.append(1) or rasa_rebuild(s, t))
 
     def chain_start(scan, visible, start):
         index = rasa_chain_start(scan, visible, start)
         inherited.append(start - index)
         return index
 
-    monkeypatch.setattr(rasa_speedups._StateScan, "_chain_start", chain_start)
+    monkeypatch.setattr(StateScan, "_chain_start", chain_start)
     folded: list[bool] = []
-    rasa_fold = rasa_speedups._StateScan._fold_loop
+    rasa_fold = StateScan._fold_loop
     monkeypatch.setattr(
-        rasa_speedups._StateScan,
+        StateScan,
         "_fold_loop",
         lambda scan, name: folded.append(rasa_fold(scan, name)) or folded[-1],
     )
     store = ShopSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "c.db"))
     events = conversation[:700]
-    turns: list[list] = [[]]
-    for e in events:
-        if isinstance(e, ev.UserUttered):
-            turns.append([])
-        turns[-1].append(e)
+    turns = turns_of(events)
 
     async def run() -> int:
         compared = 0
@@ -516,13 +530,38 @@ def test_states_of_a_conversation_read_back_turn_by_turn_are_rasas(
             await store.save(tracker)
         return compared
 
-    errors_before = len(rasa_speedups.scan_errors)
+    errors_before = SCANS.failures
     compared = asyncio.run(run())
-    assert len(rasa_speedups.scan_errors) == errors_before  # never fell back on an error
+    assert SCANS.failures == errors_before  # never fell back on an error
     assert compared > 150
     assert len(rebuilt) < compared / 4
     assert inherited  # some states took their user input from before the states built
     assert sum(folded) > 10  # form turns folded together without scanning again
+
+
+def test_the_scans_remember_a_few_domain_pairs_only():
+    """Which domains are equal is remembered for the latest pairs only (a long-running server
+    never grows it), and a pair found again is not compared again."""
+    from bot.rasa_patches.dialogue_states import Scans
+
+    class Domain:
+        compared = 0
+
+        def __init__(self, content):
+            self.content = content
+
+        def as_dict(self):
+            Domain.compared += 1
+            return self.content
+
+    scans = Scans()
+    a, b, c = Domain({"x": 1}), Domain({"x": 1}), Domain({"x": 2})
+    assert scans.same_domain(a, a) and scans.same_domain(a, b) and not scans.same_domain(a, c)
+    compared = Domain.compared
+    assert scans.same_domain(a, b) and Domain.compared == compared
+    for _ in range(5 * Scans.KNOWN_DOMAIN_PAIRS):
+        assert scans.same_domain(Domain({"x": 1}), a)
+    assert len(scans._domain_pairs) == Scans.KNOWN_DOMAIN_PAIRS
 
 
 def test_a_failing_scan_costs_nothing_but_speed(processor, conversation, monkeypatch):
@@ -535,39 +574,14 @@ def test_a_failing_scan_costs_nothing_but_speed(processor, conversation, monkeyp
     def broken(scan, *args):
         raise RuntimeError("a bug in the scan")
 
-    monkeypatch.setattr(rasa_speedups._StateScan, "states", broken)
-    errors_before = len(rasa_speedups.scan_errors)
+    monkeypatch.setattr(StateScan, "states", broken)
+    errors_before = SCANS.failures
     got = [predict(processor, tracker_of(processor, conversation[:p])) for p in points]
     assert got == expected
-    assert len(rasa_speedups.scan_errors) > errors_before
+    assert SCANS.failures > errors_before
 
 
 # --- What the action server gets ------------------------------------------------------------
-
-
-def customer_talk(conversation) -> list:
-    """The long conversation as a customer and the bot have it: every message with a text, its
-    channel and Rasa's whole NLU result (rankings included), every response a bot message."""
-    dicts: list[dict] = []
-    for i, event in enumerate(conversation):
-        d = event.as_dict()
-        if d["event"] == "user":
-            d["text"] = d.get("text") or f"message {i}"
-            d["input_channel"] = ("rest", "socketio")[i % 2]
-            intent = d["parse_data"].get("intent") or {"name": "greet", "confidence": 1.0}
-            d["parse_data"] = {
-                **d["parse_data"],
-                "text": d["text"],
-                "intent_ranking": [intent, {"name": "faq", "confidence": 0.0}],
-                "response_selector": {
-                    "all_retrieval_intents": ["faq"],
-                    "faq": {"response": {"responses": [{"text": "x" * 300}]}, "ranking": []},
-                },
-            }
-        dicts.append(d)
-        if d["event"] == "action" and str(d.get("name")).startswith("utter_"):
-            dicts.append({"event": "bot", "text": f"reply {i}", "data": {}, "metadata": {}})
-    return ev.deserialise_events(dicts)
 
 
 def marked(state: dict, events: list, first: int):
@@ -592,7 +606,7 @@ def test_the_action_server_gets_the_recent_events_with_the_same_meaning(processo
     from actions.common import bot_asked_just_before, transcript
 
     assert inspect.signature(transcript).parameters["limit"].default == (
-        rasa_speedups.ACTION_SERVER_LINES
+        action_call.ACTION_SERVER_LINES
     )
     talk = customer_talk(conversation)
     names = sorted({e.action_name for e in talk if isinstance(e, ev.ActionExecuted)} - {None})
@@ -601,7 +615,7 @@ def test_the_action_server_gets_the_recent_events_with_the_same_meaning(processo
     for i, event in enumerate(talk[1:], start=1):
         if isinstance(event, ev.ActionExecuted):
             whole = tracker.current_state(EventVerbosity.ALL)
-            sent = rasa_speedups.action_server_state(tracker)
+            sent = action_call.action_server_state(tracker)
             assert {k: v for k, v in sent.items() if k != "events"} == {
                 k: v for k, v in whole.items() if k != "events"
             }, i
@@ -631,6 +645,6 @@ def test_the_action_server_gets_the_recent_events_with_the_same_meaning(processo
             sizes.append((len(json.dumps(sent)), len(json.dumps(whole))))
         tracker.update(event)
     assert cut > 200  # the long conversation was cut at most of its later actions
-    assert len(transcript(Tracker.from_dict(rasa_speedups.action_server_state(tracker)))) == 200
+    assert len(transcript(Tracker.from_dict(action_call.action_server_state(tracker)))) == 200
     sent_size, whole_size = sizes[-1]
     assert sent_size < whole_size / 2, sizes[-1]  # 138 kB of 350 kB when written
