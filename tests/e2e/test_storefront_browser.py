@@ -233,8 +233,10 @@ def test_signing_out_ends_the_conversation_and_clears_the_page(page, assistant):
     second = page.locator("#chat").get_attribute("data-session-id")
     assert SESSION_ID.fullmatch(second) and second != first
     assert "DHL" not in _stored(page) and first not in _stored(page)
-    events = assistant.tracker(first, channel="web")["events"]
+    assert assistant.tracker(first, channel="web")["events"] == []  # nothing since the restart
+    events = assistant.tracker(first, channel="web", events="ALL")["events"]
     assert events[-1]["event"] == "restart"
+    assert any(e.get("text", "").startswith("where is my order") for e in events)
     shot(page, "10-signed-out-new-conversation")
 
 

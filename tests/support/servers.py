@@ -90,12 +90,15 @@ class Assistant:
 
         return issue_token(customer_id, secret=self.session_secret, ttl_seconds=ttl_seconds)
 
-    def tracker(self, sender: str, server: int = 0, channel: str = "rest") -> dict:
+    def tracker(
+        self, sender: str, server: int = 0, channel: str = "rest", events: str = "AFTER_RESTART"
+    ) -> dict:
         """The conversation of ``sender`` on ``channel`` (REST senders by default) as Rasa's
-        HTTP API gives it."""
+        HTTP API gives it: the events since its last restart, or ``events="ALL"``."""
         conversation = urllib.parse.quote(f"{channel}:{sender}", safe=":")
+        query = urllib.parse.urlencode({"token": self.api_token, "include_events": events})
         req = urllib.request.Request(
-            f"{self._rasa(server)}/conversations/{conversation}/tracker?token={self.api_token}"
+            f"{self._rasa(server)}/conversations/{conversation}/tracker?{query}"
         )
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read())
