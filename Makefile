@@ -29,7 +29,7 @@ train: demo
 	@$(BIN)/shopbot train --if-stale --with-rasa
 
 run: train
-	@$(BIN)/shopbot run
+	@$(BIN)/shopbot run --demo-login
 
 test: setup
 	@scripts/test.sh

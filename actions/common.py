@@ -15,9 +15,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot.identity import customer_from_metadata
-from shop.access import MAX_FAILED_LOOKUPS, Requester
-from shop.errors import APOLOGY, TOO_MANY_ATTEMPTS_MESSAGE, OrderAccessDenied
+from bot.identity import CLIENT_ADDRESS_KEY, customer_from_metadata
+from shop.access import Requester
+from shop.errors import APOLOGY, OrderAccessDenied, TooManyAttempts
 from shop.store import session_scope
 from shop.text import normalise_email
 
@@ -52,25 +52,20 @@ def first_value(value: Any) -> Any:
     return value
 
 
+def client_address(tracker: Tracker) -> str | None:
+    """The client's address as the channel saw it (set by shopbot's channels only)."""
+    value = ((tracker.latest_message or {}).get("metadata") or {}).get(CLIENT_ADDRESS_KEY)
+    return value if isinstance(value, str) and value else None
+
+
 def requester(tracker: Tracker) -> Requester:
-    """Who asks: the verified customer, or a guest identified by the e-mail slot."""
+    """Who asks: the verified customer, or a guest identified by the e-mail slot (and counted,
+    when look-ups fail, by that e-mail and by the address they write from)."""
     customer_id = verified_customer(tracker)
     if customer_id is not None:
         return Requester(customer_id=customer_id)
-    return Requester(email=normalise_email(first_value(tracker.get_slot("email"))))
-
-
-def failed_lookups(tracker: Tracker) -> int:
-    """How many order look-ups failed in this conversation."""
-    try:
-        return int(tracker.get_slot("failed_lookups") or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def lookups_exhausted(tracker: Tracker) -> bool:
-    """True once the customer has used up the failed look-ups allowed per conversation."""
-    return failed_lookups(tracker) >= MAX_FAILED_LOOKUPS
+    email = normalise_email(first_value(tracker.get_slot("email")))
+    return Requester(email=email, client=client_address(tracker))
 
 
 def latest_entity(tracker: Tracker, entity: str) -> str | None:
@@ -173,13 +168,6 @@ class SafeFormValidation(FormValidationAction, ABC):
         return events
 
 
-def lookup_failed_events(tracker: Tracker, *slots: str) -> list[EventType]:
-    """Events after a failed look-up: one more failure counted, the given slots cleared."""
-    return [SlotSet("failed_lookups", float(failed_lookups(tracker) + 1))] + [
-        SlotSet(slot, None) for slot in slots
-    ]
-
-
 # ---- finding the customer's order: one way for every action ----------------------------------
 
 NEED_ORDER_DETAILS = "I need your order number and the e-mail address you ordered with."
@@ -194,11 +182,6 @@ class NotIdentified(Exception):
         self.events = events
 
 
-def too_many_attempts(dispatcher: CollectingDispatcher) -> None:
-    """Tells the customer that look-ups stop for now and offers a human."""
-    dispatcher.utter_message(text=TOO_MANY_ATTEMPTS_MESSAGE, buttons=[HANDOFF_BUTTON])
-
-
 def identify_order(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
@@ -209,25 +192,25 @@ def identify_order(
 ) -> T:
     """What ``look_up(session, requester)`` finds for the customer's own order (or return).
 
-    Before anything is looked up, the customer must not have used up their failed attempts, and
-    give an order number and be identified (signed in, or a guest with an e-mail) unless
-    ``needs_number`` is false (``look_up`` then says what is missing). An order that is not theirs, or does not exist, counts one failed
-    attempt and clears the ``forget`` slots. Each failure is said to the customer and raises
-    :class:`NotIdentified`; runs in a worker thread (it queries the database).
+    Before anything is looked up the customer must give an order number and be identified
+    (signed in, or a guest with an e-mail) unless ``needs_number`` is false (``look_up`` then
+    says what is missing). An order that is not theirs, or does not exist, clears the ``forget``
+    slots; a guest's failure is counted in the shop database (``shop.access``), and a guest who
+    must wait is told for how long and nothing else. Each failure is said to the customer and
+    raises :class:`NotIdentified`; runs in a worker thread (it queries the database).
     """
-    if lookups_exhausted(tracker):
-        too_many_attempts(dispatcher)
-        raise NotIdentified([])
     who = requester(tracker)
     if needs_number and not (first_value(tracker.get_slot("order_number")) and who.identified):
         dispatcher.utter_message(text=NEED_ORDER_DETAILS)
         raise NotIdentified([])
+    forgotten: list[EventType] = [SlotSet(slot, None) for slot in forget]
     try:
         with session_scope() as session:
             return look_up(session, who)
+    except TooManyAttempts as err:
+        dispatcher.utter_message(text=str(err), buttons=[HANDOFF_BUTTON])
+        raise NotIdentified(forgotten) from None
     except OrderAccessDenied as err:
-        left = MAX_FAILED_LOOKUPS - (failed_lookups(tracker) + 1)
-        dispatcher.utter_message(text=str(err) + (" You can try once more." if left == 1 else ""))
-        if left <= 0:
-            too_many_attempts(dispatcher)
-        raise NotIdentified(lookup_failed_events(tracker, *forget)) from None
+        once_more = " You can try once more." if err.left == 1 else ""
+        dispatcher.utter_message(text=str(err) + once_more)
+        raise NotIdentified(forgotten) from None

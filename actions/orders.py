@@ -21,7 +21,6 @@ from actions.common import (
     identify_order,
     latest_entity,
     latest_text,
-    lookups_exhausted,
     requester,
     verified_customer,
 )
@@ -52,8 +51,6 @@ class ValidateOrderLookupForm(SafeFormValidation):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        if lookups_exhausted(tracker):
-            return []  # the action after the form says why
         if verified_customer(tracker) is not None:
             # Signed in: the token proves who it is, no e-mail needed.
             return [slot for slot in domain_slots if slot != "email"]

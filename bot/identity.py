@@ -19,6 +19,7 @@ Everything else (REST, socket.io, the storefront) is a customer channel and gets
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Mapping
@@ -38,6 +39,10 @@ LEEWAY_SECONDS = 30
 # making us decode megabytes of base64.
 MAX_TOKEN_LENGTH = 4096
 METADATA_KEY = "session_token"
+# Message metadata only shopbot's channels set (never taken from a client): the client's address
+# as the channel saw it, and (in stored conversations) the customer a session token named.
+CLIENT_ADDRESS_KEY = "client_address"
+SESSION_CUSTOMER_KEY = "session_customer"
 
 _warned_no_secret = False
 
@@ -165,3 +170,43 @@ def is_staff(input_channel: str | None, metadata: dict[str, Any] | None) -> bool
         user = metadata.get("slack_user")
         return isinstance(user, str) and user in allowed_slack_users()
     return False
+
+
+# ---- where a message comes from ---------------------------------------------------------------
+
+
+def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in settings.TRUSTED_PROXIES.items():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            log.warning(
+                "%s: %r is not an address or network; ignored", settings.TRUSTED_PROXIES.name, item
+            )
+    return networks
+
+
+def _trusted(address: str, networks: list) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def client_address(peer: str | None, forwarded_for: str | None = None) -> str | None:
+    """The client's address: the peer of the connection, unless that peer is a trusted proxy
+    (``SHOPBOT_TRUSTED_PROXIES``); then the nearest address in ``X-Forwarded-For`` that is not
+    a trusted proxy itself. A header from anyone else is ignored: clients can write anything."""
+    peer = (peer or "").strip() or None
+    if peer is None:
+        return None
+    networks = _networks()
+    if not forwarded_for or not _trusted(peer, networks):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            return hop[:64]
+    return hops[0][:64] if hops else peer

@@ -33,10 +33,12 @@ class ImportFailed(ShopbotError):
 
 class OrderAccessDenied(NotFound):
     """The order does not exist or is not the requester's: one message for both, so the answer
-    never tells which order numbers exist."""
+    never tells which order numbers exist. ``left``: for a guest, the failed look-ups left
+    before they have to wait (None for a signed-in customer)."""
 
-    def __init__(self, order_number: int | str | None):
+    def __init__(self, order_number: int | str | None, left: int | None = None):
         self.order_number = order_number
+        self.left = left
         super().__init__(
             f"I couldn't find order #{order_number} with those details. Please check the number "
             "on your confirmation email and the email address you ordered with."
@@ -46,8 +48,9 @@ class OrderAccessDenied(NotFound):
 class ReturnAccessDenied(OrderAccessDenied):
     """The return does not exist or is not the requester's (one message for both: no leak)."""
 
-    def __init__(self, rma_number: str):
+    def __init__(self, rma_number: str, left: int | None = None):
         self.order_number = None
+        self.left = left
         self.rma_number = rma_number
         NotFound.__init__(
             self,
@@ -67,17 +70,20 @@ class InvalidOrderNumber(ShopbotError):
         )
 
 
-TOO_MANY_ATTEMPTS_MESSAGE = (
-    "I couldn't match those order details several times, so I'll stop checking for now. "
-    "Please sign in to your account, or ask for a human and a colleague will help you."
-)
-
-
 class TooManyAttempts(ShopbotError):
-    """Too many failed order look-ups: nothing is looked up for this guest for a while."""
+    """Too many failed order look-ups: nothing is looked up for this guest for ``minutes``."""
 
-    def __init__(self) -> None:
-        super().__init__(TOO_MANY_ATTEMPTS_MESSAGE)
+    def __init__(self, minutes: int) -> None:
+        self.minutes = minutes
+        wait = "a minute" if minutes <= 1 else f"{minutes} minutes"
+        if minutes >= 90:
+            hours = round(minutes / 60)
+            wait = f"{hours} hours" if hours > 1 else "an hour"
+        super().__init__(
+            "Those order details didn't match too many times, so I can't look up orders for "
+            f"you right now. Please try again in {wait}, or sign in to your account to see your "
+            "orders at once. You can also ask for a human and a colleague will help you."
+        )
 
 
 class CannotCancel(ShopbotError):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from shop.access import Requester, load_order, owns
+from shop.access import Requester, check_guest, load_order, owns, record_failure
 from shop.errors import (
     InvalidQuantity,
     ItemNotIdentified,
@@ -371,11 +371,16 @@ def return_status(
     )
     if rma_number is not None:
         rma = parse_rma_number(rma_number) or str(rma_number).strip().upper()[:20]
+        check_guest(session, requester, rma)
         row = session.execute(base.where(Return.rma_number == rma)).first()
-        if row is None or not owns(row[1], requester):
-            raise ReturnAccessDenied(rma)
-        if order_number is not None and parse_order_number(order_number) != row[1].order_number:
-            raise ReturnAccessDenied(rma)
+        if (
+            row is None
+            or not owns(row[1], requester)
+            or (
+                order_number is not None and parse_order_number(order_number) != row[1].order_number
+            )
+        ):
+            raise ReturnAccessDenied(rma, left=record_failure(session, requester, rma))
         return [_return_summary(*row)]
     if order_number is not None:
         order = load_order(session, order_number, requester)

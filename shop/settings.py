@@ -22,6 +22,10 @@ class SettingError(ValueError):
     """A variable is set to something unusable; the message names it and says what fits."""
 
 
+# Secrets shopbot keys HMACs and bearer checks with must be at least this long.
+MIN_SECRET_BYTES = 32
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its name, its default (None: unset) and what it is for."""
@@ -36,6 +40,10 @@ class Setting:
         the default when unset or empty."""
         value = (os.environ if env is None else env).get(self.name, "").strip()
         return value if value else self.default
+
+    def is_set(self, env: Mapping[str, str] | None = None) -> bool:
+        """True when the variable is set to something (not empty) in ``env`` or the process."""
+        return bool((os.environ if env is None else env).get(self.name, "").strip())
 
     def flag(self, env: Mapping[str, str] | None = None) -> bool:
         """The value as a yes/no ("true"/"false", "1"/"0", "yes"/"no", "on"/"off")."""
@@ -57,12 +65,30 @@ class Setting:
             raise SettingError(f"{self.name} must be at least {minimum}, got {value}")
         return value
 
+    def secret_value(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The value of a secret (None when unset), refused when shorter than MIN_SECRET_BYTES."""
+        value = self.get(env)
+        if value is not None and len(value.encode()) < MIN_SECRET_BYTES:
+            raise SettingError(
+                f"{self.name} is {len(value.encode())} bytes long; use at least "
+                f"{MIN_SECRET_BYTES} (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`)"
+            )
+        return value
+
     def items(self, env: Mapping[str, str] | None = None) -> list[str]:
         """The value as a comma-separated list (blanks dropped)."""
         return [item.strip() for item in (self.get(env) or "").split(",") if item.strip()]
 
 
 SETTINGS: dict[str, Setting] = {}
+
+
+def check_secrets(env: Mapping[str, str] | None = None) -> None:
+    """SettingError naming the first secret that is set but too short (shopbot's own secrets;
+    Slack's are Slack's)."""
+    for setting in (SESSION_SECRET, ACTION_SECRET, STAFF_CONSOLE_TOKEN, RASA_API_TOKEN):
+        setting.secret_value(env)
 
 
 def _setting(name: str, default: str | None, doc: str, *, secret: bool = False) -> Setting:
@@ -93,7 +119,28 @@ SESSION_TTL = _setting(
     "SHOPBOT_SESSION_TTL", "28800", "lifetime in seconds of the demo sign-in's session tokens"
 )
 DEMO_LOGIN = _setting(
-    "SHOPBOT_DEMO_LOGIN", "true", "`false` hides the storefront page's demo sign-in"
+    "SHOPBOT_DEMO_LOGIN",
+    "false",
+    "`true` shows the storefront page's demo sign-in (demo accounts only; `make run` on the demo "
+    "shop turns it on)",
+)
+GUEST_LOOKUP_FAILURES = _setting(
+    "SHOPBOT_GUEST_LOOKUP_FAILURES",
+    "5",
+    "failed guest order look-ups allowed per e-mail, per order number and per client address in "
+    "a day before each further one doubles the wait (1, 2, 4… minutes)",
+)
+GUEST_LOOKUP_CEILING = _setting(
+    "SHOPBOT_GUEST_LOOKUP_CEILING",
+    "30",
+    "failed guest order look-ups per minute for the whole shop; above it every guest look-up "
+    "waits until the minute is over",
+)
+TRUSTED_PROXIES = _setting(
+    "SHOPBOT_TRUSTED_PROXIES",
+    "",
+    "addresses or networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) of reverse proxies whose "
+    "X-Forwarded-For is believed",
 )
 
 # ---- staff -------------------------------------------------------------------------------------
@@ -121,6 +168,13 @@ RASA_URL = _setting(
 )
 ACTION_HOST = _setting("SHOPBOT_ACTION_HOST", "127.0.0.1", "address the action server listens on")
 ACTION_PORT = _setting("SHOPBOT_ACTION_PORT", "5055", "port of the action server")
+ACTION_SECRET = _setting(
+    "SHOPBOT_ACTION_SECRET",
+    None,
+    "shared secret the Rasa server sends the action server with every call (random per run; "
+    "required to listen on anything but 127.0.0.1)",
+    secret=True,
+)
 RASA_WORKERS = _setting(
     "SHOPBOT_RASA_WORKERS",
     "1",
@@ -132,6 +186,11 @@ TRACKER_STORE_URL = _setting(
     None,
     "where conversations are kept: postgresql://…, sqlite:///… or redis://… "
     "(default: SQLite var/rasa_tracker.db)",
+)
+CONVERSATION_RETENTION_DAYS = _setting(
+    "SHOPBOT_CONVERSATION_RETENTION_DAYS",
+    "90",
+    "days conversations and ticket transcripts are kept (`shopbot privacy purge` deletes older ones)",
 )
 LOCK_STORE_URL = _setting(
     "SHOPBOT_LOCK_STORE_URL", None, "redis://…: the lock store several Rasa workers share"

@@ -67,6 +67,26 @@ async def _forget_turn(message: UserMessage) -> None:
         log.exception("could not forget the failed turn of %s", message.sender_id)
 
 
+async def end_conversation(sender_id: str) -> None:
+    """Ends the conversation ``sender_id``: Rasa's ``Restarted`` is appended, so everything it
+    knew (a guest's e-mail and order number) is forgotten. A conversation with no events, or no
+    running agent, is left alone."""
+    from rasa.shared.core.events import Restarted
+
+    agent = _agent()
+    if agent is None:
+        return
+    try:
+        async with agent.lock_store.lock(sender_id):
+            tracker = await agent.tracker_store.retrieve(sender_id)
+            if tracker is None or not tracker.events:
+                return
+            tracker.update(Restarted())
+            await agent.tracker_store.save(tracker)
+    except Exception:
+        log.exception("could not end the conversation %s", sender_id)
+
+
 async def handle_or_apologise(
     on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
 ) -> None:

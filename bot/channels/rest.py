@@ -3,8 +3,10 @@
 Rasa's own REST channel lets the caller choose ``input_channel`` in the body (so a customer could
 claim to be on the staff's Slack channel), passes any metadata through, and files messages
 without a sender under the shared id "default". This one answers 400 to anything that is not
-``{"sender": str, "message": str, "metadata"?: object}``, always says it is "rest", and drops
-metadata keys that only trusted channels may set.
+``{"sender": str, "message": str, "metadata"?: object}``, always says it is "rest", drops
+metadata keys that only trusted channels may set, adds the client's address (for counting
+guests' failed order look-ups), and files the conversation under ``rest:<sender>``: every channel
+has its own conversation ids, so no REST sender can reach a Slack, console or web conversation.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import identity
 from bot.channels.guard import handle_or_apologise
 
 log = logging.getLogger(__name__)
@@ -32,8 +35,19 @@ MAX_SENDER_LENGTH = 128
 MAX_MESSAGE_LENGTH = 5000
 # A message body is a few KB at most; anything far larger is refused before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
-# Set by our Slack channel from signed requests; never accepted from a customer.
-TRUSTED_METADATA_KEYS = frozenset({"slack_user", "event_id", "out_channel", "thread_id", "users"})
+# Set by our channels (Slack from signed requests; every channel the client's address) and our
+# tracker store; never accepted from a customer.
+TRUSTED_METADATA_KEYS = frozenset(
+    {
+        "slack_user",
+        "event_id",
+        "out_channel",
+        "thread_id",
+        "users",
+        identity.CLIENT_ADDRESS_KEY,
+        identity.SESSION_CUSTOMER_KEY,
+    }
+)
 
 
 # Control characters other than tab and line breaks, and UTF-16 surrogates that JSON can carry
@@ -52,6 +66,18 @@ class RequestError(ValueError):
 
 class MessageTooLong(RequestError):
     """The message text is longer than MAX_MESSAGE_LENGTH."""
+
+
+def conversation_id(channel: str, sender: str) -> str:
+    """The id a conversation of ``sender`` on ``channel`` is kept under ("rest:abc"): senders of
+    different channels can never name each other's conversations."""
+    return f"{channel}:{sender}"
+
+
+def replies_to(sender: str, collector: CollectingOutputChannel) -> list[dict[str, Any]]:
+    """The collected replies addressed as the client named itself (``sender``, not the
+    channel's conversation id)."""
+    return [dict(reply, recipient_id=sender) for reply in collector.messages]
 
 
 def clean_text(text: str) -> str:
@@ -123,12 +149,21 @@ class ShopRestInput(RestInput):
                 sender, text, metadata = parse_message(request.body)
             except RequestError as err:
                 return response.json({"error": str(err)}, status=err.status)
+            metadata[identity.CLIENT_ADDRESS_KEY] = identity.client_address(
+                request.ip, request.headers.get("x-forwarded-for")
+            )
             collector = CollectingOutputChannel()
-            message = UserMessage(text, collector, sender, input_channel="rest", metadata=metadata)
+            message = UserMessage(
+                text,
+                collector,
+                conversation_id("rest", sender),
+                input_channel="rest",
+                metadata=metadata,
+            )
             try:
                 await handle_or_apologise(on_new_message, message)
             except CancelledError:
                 log.error("REST message from %s timed out", sender)
-            return response.json(collector.messages)
+            return response.json(replies_to(sender, collector))
 
         return bp

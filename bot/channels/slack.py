@@ -41,6 +41,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from analytics.reports.slack import escape
 from bot.channels.guard import handle_or_apologise
 from bot.channels.rest import MAX_MESSAGE_LENGTH, RequestError, clean_text
+from bot.channels.rest import conversation_id as prefixed
+from bot.identity import SLACK_CHANNEL
 from shop import settings
 
 log = logging.getLogger(__name__)
@@ -421,8 +423,9 @@ class StaffSlackInput(SlackInput):
         self, request: Request, on_new_message, message: SlackMessage, from_event: bool
     ) -> HTTPResponse:
         """Acknowledges at once and answers in the background (Slack waits only 3 s)."""
-        conversation_id = self._get_conversation_id(
-            message.user, message.channel, message.thread_ts
+        conversation_id = prefixed(
+            SLACK_CHANNEL,
+            self._get_conversation_id(message.user, message.channel, message.thread_ts),
         )
         if len(message.text) > MAX_MESSAGE_LENGTH:
             # The NLU would block the server for long on such a text: say so instead.

@@ -13,13 +13,29 @@ Fixes to Rasa 3.6's ``SocketIOInput`` that the storefront widget needs:
   at most ``MAX_MESSAGE_LENGTH`` characters, metadata an object): Rasa's handler crashed on
   anything else and ran any length through the NLU (100,000 characters blocked the server for
   minutes). A refused message gets a polite ``bot_uttered`` reply saying what to do.
+
+And what keeps one visitor out of another's conversation:
+
+- Session ids are made and signed here (a random part and an HMAC of it, keyed from
+  ``SHOPBOT_SESSION_SECRET``); ``session_request`` resumes a session only with an id this server
+  signed, and binds it to the connection: ``user_uttered`` is taken for the bound session only,
+  whatever id a client writes. A socket joins only its own session's room.
+- Conversations are kept under ``web:<session id>``, apart from every other channel's.
+- ``end_session`` ends the bound conversation (Rasa's ``Restarted`` is appended, so what it knew,
+  the e-mail and order a guest gave, is gone) and confirms a new session. The widget sends it at
+  sign-in, sign-out and "End chat", so the next person on a shared browser starts afresh.
+- The client's address (for counting guests' failed order look-ups) is what the connection saw.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import re
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,18 +44,22 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from bot.channels.guard import handle_or_apologise
+from bot import identity
+from bot.channels.guard import end_conversation, handle_or_apologise
 from bot.channels.rest import (
     MAX_MESSAGE_LENGTH,
     MessageTooLong,
     RequestError,
     check_message_text,
     check_metadata,
+    conversation_id,
 )
+from shop import settings
 
 log = logging.getLogger(__name__)
 
-SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+SESSION_ID = re.compile(r"[0-9a-f]{32}-[A-Za-z0-9_-]{22}")
+CHANNEL = "web"
 UNREADABLE_MESSAGE = (
     "Sorry, I couldn't read that message. Please type it again; if this keeps happening, "
     "reload the page."
@@ -61,6 +81,37 @@ def _send_custom_as_message(out: Any) -> None:
     out.send_custom_json = send_custom_json  # type: ignore[method-assign]
 
 
+def _session_key() -> bytes:
+    """The key session ids are signed with: derived from ``SHOPBOT_SESSION_SECRET`` (so ids
+    survive a restart), else random for this process."""
+    secret = settings.SESSION_SECRET.get()
+    if not secret:
+        return _PROCESS_KEY
+    return hmac.new(secret.encode(), b"shopbot socket.io session ids", hashlib.sha256).digest()
+
+
+_PROCESS_KEY = secrets.token_bytes(32)
+
+
+def _signature(random_part: str) -> str:
+    digest = hmac.new(_session_key(), random_part.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:22]
+
+
+def new_session_id() -> str:
+    """A fresh session id: 32 random hex digits, a dash and their signature."""
+    random_part = uuid.uuid4().hex
+    return f"{random_part}-{_signature(random_part)}"
+
+
+def is_signed_session_id(value: Any) -> bool:
+    """True for a session id this server (or one with the same secret) made."""
+    if not isinstance(value, str) or not SESSION_ID.fullmatch(value):
+        return False
+    random_part, signature = value.split("-", 1)
+    return hmac.compare_digest(signature, _signature(random_part))
+
+
 class ShopSocketIOInput(SocketIOInput):
     """Socket.IO for the storefront widget (metadata ``customData`` carries the session token)."""
 
@@ -76,20 +127,53 @@ class ShopSocketIOInput(SocketIOInput):
         bp = super().blueprint(guarded)
         sio = self.sio
         assert sio is not None  # set by SocketIOInput.blueprint
+        # Per open connection (removed at disconnect): its session, and the client's address.
+        self.bound: dict[str, str] = {}
+        self.clients: dict[str, str | None] = {}
+        namespace = self.namespace
 
         # These replace Rasa's handlers of the same events (python-socketio keeps one per event).
         # Clients may emit an event with no data or several values: hence ``*args``.
-        @sio.on("session_request", namespace=self.namespace)
+        @sio.on("connect", namespace=namespace)
+        async def connect(sid: str, environ: dict, *_: Any) -> bool:
+            request = environ.get("sanic.request")
+            peer = getattr(request, "ip", None)
+            forwarded = request.headers.get("x-forwarded-for") if request is not None else None
+            self.clients[sid] = identity.client_address(peer, forwarded)
+            return True
+
+        @sio.on("disconnect", namespace=namespace)
+        async def disconnect(sid: str, *_: Any) -> None:
+            self.bound.pop(sid, None)
+            self.clients.pop(sid, None)
+
+        @sio.on("session_request", namespace=namespace)
         async def session_request(sid: str, *args: Any) -> None:
             data = args[0] if args else None
             session_id = data.get("session_id") if isinstance(data, dict) else None
-            if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
-                session_id = uuid.uuid4().hex
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=self.namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            if not self.session_persistence or not is_signed_session_id(session_id):
+                session_id = new_session_id()
+            previous = self.bound.get(sid)
+            if previous and previous != session_id:
+                await sio.leave_room(sid, conversation_id(CHANNEL, previous), namespace=namespace)
+            self.bound[sid] = session_id
+            await sio.enter_room(sid, conversation_id(CHANNEL, session_id), namespace=namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
 
-        @sio.on(self.user_message_evt, namespace=self.namespace)
+        @sio.on("end_session", namespace=namespace)
+        async def end_session(sid: str, *_: Any) -> None:
+            # One handler ends the old conversation and starts the new one: python-socketio runs
+            # a client's events concurrently, so two events could be handled out of order.
+            previous = self.bound.pop(sid, None)
+            if previous is not None:
+                conversation = conversation_id(CHANNEL, previous)
+                await sio.leave_room(sid, conversation, namespace=namespace)
+                await end_conversation(conversation)
+            session_id = self.bound[sid] = new_session_id()
+            await sio.enter_room(sid, conversation_id(CHANNEL, session_id), namespace=namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+
+        @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: str, *args: Any) -> None:
             try:
                 sender_id, text, metadata = self.parse_uttered(sid, args)
@@ -100,7 +184,7 @@ class ShopSocketIOInput(SocketIOInput):
                     self.bot_message_evt,
                     {"text": polite, "error": str(err)},
                     room=sid,
-                    namespace=self.namespace,
+                    namespace=namespace,
                 )
                 return
             output = SocketIOOutput(sio, self.bot_message_evt)
@@ -111,20 +195,22 @@ class ShopSocketIOInput(SocketIOInput):
         return bp
 
     def parse_uttered(self, sid: str, args: tuple[Any, ...]) -> tuple[str, str, dict[str, Any]]:
-        """(sender id, message, metadata) of a ``user_uttered`` event, or RequestError."""
+        """(conversation id, message, metadata) of a ``user_uttered`` event, or RequestError.
+
+        The conversation is the session bound to this connection by ``session_request``; a
+        message naming another session id is refused."""
         if len(args) != 1 or not isinstance(args[0], dict):
             raise RequestError('send an object like {"session_id": "…", "message": "…"}')
         data = args[0]
-        if self.session_persistence:
-            sender_id = data.get("session_id")
-            if not isinstance(sender_id, str) or not SESSION_ID.fullmatch(sender_id):
-                raise RequestError("'session_id' must be the id confirmed by session_confirm")
-        else:
-            sender_id = sid
+        bound = self.bound.get(sid)
+        if bound is None or data.get("session_id") != bound:
+            raise RequestError("'session_id' must be the id confirmed by session_confirm")
         metadata = data.get(self.metadata_key)
         if isinstance(metadata, str):  # Rasa's widget may send it JSON-encoded
             try:
                 metadata = json.loads(metadata)
             except (ValueError, RecursionError):
                 raise RequestError("'metadata' must be an object") from None
-        return sender_id, check_message_text(data.get("message")), check_metadata(metadata)
+        metadata = check_metadata(metadata)
+        metadata[identity.CLIENT_ADDRESS_KEY] = self.clients.get(sid)
+        return conversation_id(CHANNEL, bound), check_message_text(data.get("message")), metadata

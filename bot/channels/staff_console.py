@@ -16,7 +16,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.guard import handle_or_apologise
-from bot.channels.rest import RequestError, parse_message
+from bot.channels.rest import RequestError, conversation_id, parse_message, replies_to
 from bot.identity import CONSOLE_CHANNEL
 from shop import settings
 
@@ -67,9 +67,13 @@ class StaffConsoleInput(InputChannel):
                 return response.json({"error": str(err)}, status=err.status)
             collector = CollectingOutputChannel()
             message = UserMessage(
-                text, collector, f"staff-{sender}", input_channel=CONSOLE_CHANNEL, metadata=metadata
+                text,
+                collector,
+                conversation_id(CONSOLE_CHANNEL, sender),
+                input_channel=CONSOLE_CHANNEL,
+                metadata=metadata,
             )
             await handle_or_apologise(on_new_message, message)
-            return response.json(collector.messages)
+            return response.json(replies_to(sender, collector))
 
         return bp

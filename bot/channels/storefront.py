@@ -9,10 +9,11 @@ Register in ``credentials.yml`` as ``bot.channels.storefront.StorefrontInput: {}
   session token signed with ``SHOPBOT_SESSION_SECRET`` (what a real shop's site would do);
 - ``GET /storefront/api/products``: a few products for the shop front.
 
-The demo sign-in lets anyone act as a listed demo customer, so it can be switched off with
-``SHOPBOT_DEMO_LOGIN=false`` (then the customer list is empty and login answers 403). The page
-never receives customer data beyond names; order details are only ever given by the actions after
-they verify the token.
+The demo sign-in lets anyone act as a listed customer, so it is off unless
+``SHOPBOT_DEMO_LOGIN=true`` (``make run`` turns it on for the demo shop): off, the customer list is
+empty and login answers 403. Even on, it lists and signs in only the demo shop's own customers
+(:func:`shop.demo.demo_customers`), never an imported one. The page never receives customer data
+beyond names; order details are only ever given by the actions after they verify the token.
 
 This channel receives no chat messages: the page talks to Rasa's ``socketio`` channel.
 """
@@ -38,9 +39,6 @@ log = logging.getLogger(__name__)
 
 PAGE_DIR = Path(__file__).resolve().parent.parent / "storefront"
 STATIC_DIR = PAGE_DIR / "static"
-# The fixed demo accounts (shop.demo.DEMO_ACCOUNTS) are listed first; if that module is not
-# importable (an imported, non-demo shop) these e-mails are still looked up.
-FALLBACK_DEMO_EMAILS = ("ada@example.com", "grace@example.com")
 MAX_CUSTOMERS = 6
 PRODUCTS_PER_CATEGORY = 2
 MAX_BODY_BYTES = 4096
@@ -68,8 +66,12 @@ SECURITY_HEADERS = {
 
 
 def demo_login_enabled() -> bool:
-    """True unless ``SHOPBOT_DEMO_LOGIN`` says false/0/no/off."""
-    return settings.DEMO_LOGIN.flag()
+    """True only when ``SHOPBOT_DEMO_LOGIN`` says true."""
+    try:
+        return settings.DEMO_LOGIN.flag()
+    except settings.SettingError:
+        log.warning("%s is not true or false: the demo sign-in stays off", settings.DEMO_LOGIN.name)
+        return False
 
 
 def _token_ttl() -> int:
@@ -80,53 +82,13 @@ def _token_ttl() -> int:
         return int(settings.SESSION_TTL.default or 28800)
 
 
-def _demo_emails() -> list[str]:
-    """The e-mails of the fixed demo accounts, in their documented order."""
-    emails: list[str] = []
-    try:
-        from shop.demo import DEMO_ACCOUNTS  # optional, owned elsewhere
-
-        for account in DEMO_ACCOUNTS:
-            if isinstance(account, str):
-                email = account
-            elif isinstance(account, dict):
-                email = account.get("email")
-            else:
-                email = getattr(account, "email", None)
-            if isinstance(email, str) and email:
-                emails.append(email.lower())
-    except Exception:  # not there (yet) or another shape: the documented fallback will do
-        pass
-    for email in FALLBACK_DEMO_EMAILS:
-        if email not in emails:
-            emails.append(email)
-    return emails
-
-
 def list_demo_customers(engine: Any = None) -> list[dict[str, Any]]:
-    """The customers one may sign in as: the fixed demo accounts, then a few more, by id."""
-    from sqlalchemy import select  # keep the module light for Rasa's start
-
+    """The customers one may sign in as: the demo shop's fixed accounts, then a few more."""
+    from shop.demo import demo_customers
     from shop.store import session_scope
-    from shop.store.models import Customer
 
-    emails = _demo_emails()
     with session_scope(engine) as session:
-        fixed = session.execute(
-            select(Customer.id, Customer.name, Customer.email).where(Customer.email.in_(emails))
-        ).all()
-        fixed.sort(key=lambda row: emails.index(row.email.lower()))
-        rows = list(fixed)
-        if len(rows) < MAX_CUSTOMERS:
-            others = session.execute(
-                select(Customer.id, Customer.name, Customer.email)
-                .where(Customer.name.is_not(None))
-                .where(Customer.id.not_in([row.id for row in rows] or [0]))
-                .order_by(Customer.id)
-                .limit(MAX_CUSTOMERS - len(rows))
-            ).all()
-            rows.extend(others)
-    return [{"id": row.id, "name": row.name or f"Customer {row.id}"} for row in rows]
+        return [{"id": i, "name": name} for i, name in demo_customers(session, MAX_CUSTOMERS)]
 
 
 def list_products(engine: Any = None) -> list[dict[str, Any]]:

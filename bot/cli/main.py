@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "recommend",
     "train",
     "evaluate_nlu",
+    "privacy",
     "run",
 )
 

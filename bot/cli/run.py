@@ -11,10 +11,17 @@ def register(sub, _evaluate_sub) -> None:
         "Rasa server with every channel, print where to chat, and stop everything on Ctrl-C. "
         "Use `make run` to also build the demo shop and train the analytics first.",
     )
+    p.add_argument(
+        "--demo-login",
+        action="store_true",
+        help="switch the storefront page's demo sign-in on if the database is the demo shop "
+        "(unless SHOPBOT_DEMO_LOGIN says otherwise); it signs in only the demo shop's own "
+        "customers. `make run` does this.",
+    )
     p.set_defaults(handler=_run)
 
 
-def _run(_args) -> int:
+def _run(args) -> int:
     from bot.server.runner import run
 
-    return run()
+    return run(demo_login=args.demo_login)

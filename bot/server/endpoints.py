@@ -28,6 +28,10 @@ from shop import settings
 
 # Rasa's SQL tracker store, surviving a database restart and able to forget a failed turn.
 SQL_STORE = "bot.server.tracker_store.ShopSQLTrackerStore"
+# Rasa's Redis tracker store, storing no session tokens.
+REDIS_STORE = "bot.server.tracker_store.ShopRedisTrackerStore"
+# The header the Rasa server sends the action server its shared secret in.
+ACTION_SECRET_HEADER = "X-Shopbot-Action-Secret"
 # Rasa's Redis lock store, with atomic ticket changes (bot/lock_store.py).
 REDIS_LOCK_STORE = "bot.server.lock_store.ShopRedisLockStore"
 # Environment variables of the Rasa server's process only: Rasa expands them in the file.
@@ -43,7 +47,8 @@ def tracker_store_config(url: str, child_env: dict[str, str]) -> dict:
     """Rasa's ``tracker_store`` block for ``url``; a password goes into ``child_env``."""
     if url.startswith("redis://") or url.startswith("rediss://"):
         block = _redis_block(url, child_env, TRACKER_PASSWORD_VAR, default_db=0)
-        return {"type": "redis", **block}
+        days = settings.CONVERSATION_RETENTION_DAYS.number(1)
+        return {"type": REDIS_STORE, **block, "record_exp": days * 86400}
     try:
         parsed = make_url(url)
     except Exception as err:  # sqlalchemy raises ArgumentError with a terse message
@@ -137,7 +142,11 @@ def write_endpoints(
     Sets ``SANIC_WORKERS`` in ``child_env`` from ``SHOPBOT_RASA_WORKERS``.
     """
     config = yaml.safe_load(base.read_text()) or {}
-    config["action_endpoint"] = {"url": f"http://127.0.0.1:{action_port}/webhook"}
+    # Rasa expands the unquoted ${VAR} from its environment: the secret never reaches the file.
+    config["action_endpoint"] = {
+        "url": f"http://127.0.0.1:{action_port}/webhook",
+        "headers": {ACTION_SECRET_HEADER: "${" + settings.ACTION_SECRET.name + "}"},
+    }
     tracker_url = settings.TRACKER_STORE_URL.get(env)
     if tracker_url:
         config["tracker_store"] = tracker_store_config(tracker_url, child_env)
@@ -187,6 +196,10 @@ def describe(config_path: Path) -> str:
     tracker = config.get("tracker_store") or {"type": "in_memory"}
     lock = config.get("lock_store") or {"type": "in_memory"}
     where = tracker.get("db") if tracker.get("dialect") else tracker.get("url", "")
-    kind = tracker.get("dialect", tracker.get("type"))
+    kind = (
+        "redis"
+        if tracker.get("type") == REDIS_STORE
+        else tracker.get("dialect", tracker.get("type"))
+    )
     lock_kind = "redis" if lock.get("type") == REDIS_LOCK_STORE else lock.get("type")
     return f"tracker store {kind} ({where}), lock store {lock_kind}"

@@ -152,8 +152,6 @@ def build_services(
             "bot.server.rasa_server",
             "run",
             "--enable-api",
-            "--auth-token",
-            settings.RASA_API_TOKEN.get(env) or "",
             "--model",
             str(model),
             "--endpoints",
@@ -250,14 +248,44 @@ def serve(services: list[Service], banner: str = "", stop: threading.Event | Non
             signal.signal(signal.SIGTERM, previous)
 
 
-def run(log_dir: Path | None = None) -> int:
-    """Starts every server and blocks until Ctrl-C or SIGTERM (restarting a server that dies)."""
-    env = rasa_env()
+def demo_shop_database() -> bool:
+    """True when the shop database holds the demo shop (False when it cannot be read)."""
+    from shop.demo import is_demo_shop
+    from shop.store import session_scope
+
+    try:
+        with session_scope() as session:
+            return is_demo_shop(session)
+    except SQLAlchemyError:
+        return False
+
+
+def with_secrets(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with every secret the servers need: the ones set (checked: at least 32 bytes,
+    else SettingError), random ones for this run for the others."""
+    settings.check_secrets(env)
     if not settings.SESSION_SECRET.get(env):
         env[settings.SESSION_SECRET.name] = secrets.token_urlsafe(32)
         print(f"note: {settings.SESSION_SECRET.name} is not set; using a random one for this run")
-    if not settings.RASA_API_TOKEN.get(env):
-        env[settings.RASA_API_TOKEN.name] = secrets.token_urlsafe(24)
+    for setting in (settings.RASA_API_TOKEN, settings.ACTION_SECRET):
+        if not setting.get(env):
+            env[setting.name] = secrets.token_urlsafe(32)
+    return env
+
+
+def run(log_dir: Path | None = None, *, demo_login: bool = False) -> int:
+    """Starts every server and blocks until Ctrl-C or SIGTERM (restarting a server that dies).
+
+    ``demo_login``: switch the storefront's demo sign-in on when the database is the demo shop
+    (``make run`` asks for it; it then signs in only the demo shop's own accounts)."""
+    try:
+        env = with_secrets(rasa_env())
+    except settings.SettingError as err:
+        print(f"shopbot: {err}", file=sys.stderr)
+        return 2
+    if demo_login and not settings.DEMO_LOGIN.is_set(env):
+        env[settings.DEMO_LOGIN.name] = "true" if demo_shop_database() else "false"
+    demo = settings.DEMO_LOGIN.flag(env)
     action_port = settings.ACTION_PORT.number(1)
     rasa_port = settings.RASA_PORT.number(1)
     rasa_host = settings.RASA_HOST.get() or "127.0.0.1"
@@ -300,7 +328,8 @@ def run(log_dir: Path | None = None) -> int:
     )
     banner = (
         "\nshopbot is running:\n"
-        f"  storefront: http://{rasa_host}:{rasa_port}/storefront/  (chat widget, demo sign-in)\n"
+        f"  storefront: http://{rasa_host}:{rasa_port}/storefront/  "
+        f"(chat widget{', demo sign-in' if demo else ''})\n"
         f"  REST:       POST http://{rasa_host}:{rasa_port}/webhooks/rest/webhook "
         '{"sender": "me", "message": "hi"}\n'
         "  terminal:   scripts/chat  (customer chat over REST; scripts/staff-console for staff)\n"

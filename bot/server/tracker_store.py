@@ -21,6 +21,12 @@ went wrong, please try again" the customer's "yes" to "Shall I register the retu
 an answer to it. ``UserUtteranceReverted`` cannot undo such a turn inside a form (Rasa folds form
 turns together, so the revert goes back to the message that opened the form).
 :meth:`ShopSQLTrackerStore.forget_turn` deletes the turn's events instead.
+
+And no bearer secret is ever stored: a customer's session token, which the storefront sends with
+every message, is replaced in the stored message by the customer it verifies as
+(``session_customer``; None for a forged or expired one), both in the SQL store and in
+:class:`ShopRedisTrackerStore` (:func:`scrub`). Old conversations are deleted by
+``shopbot privacy purge`` (``SHOPBOT_CONVERSATION_RETENTION_DAYS``; Redis expires them itself).
 """
 
 from __future__ import annotations
@@ -29,14 +35,52 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
+from rasa.core.tracker_store import (
+    FailSafeTrackerStore,
+    RedisTrackerStore,
+    SQLTrackerStore,
+    create_engine_kwargs,
+)
+from rasa.shared.core.constants import SESSION_START_METADATA_SLOT as SESSION_METADATA_SLOT
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot import identity
 from bot.rasa_patches import sql_read_back
 
 # Seconds to wait for a connection: Rasa runs the store's queries on its event loop, so an
 # unreachable database must not block every conversation for minutes.
 CONNECT_TIMEOUT = 5
 POOL_RECYCLE_SECONDS = 1800
+
+
+def _scrub_metadata(metadata: Any) -> Any:
+    if not isinstance(metadata, dict):
+        return metadata
+    custom = metadata.get("customData")
+    if identity.METADATA_KEY not in metadata and not (
+        isinstance(custom, dict) and identity.METADATA_KEY in custom
+    ):
+        return metadata
+    clean = {k: v for k, v in metadata.items() if k != identity.METADATA_KEY}
+    if isinstance(custom, dict):
+        clean["customData"] = {k: v for k, v in custom.items() if k != identity.METADATA_KEY}
+    clean[identity.SESSION_CUSTOMER_KEY] = identity.customer_from_metadata(metadata)
+    return clean
+
+
+def scrub(event: dict[str, Any]) -> dict[str, Any]:
+    """A stored event's data without session tokens (in its metadata, in the metadata its parse
+    data repeats, and in the ``session_started_metadata`` slot Rasa sets from the first message
+    of a session): the customer a token verifies as is kept instead."""
+    if event.get("event") == "slot" and event.get("name") == SESSION_METADATA_SLOT:
+        return dict(event, value=_scrub_metadata(event.get("value")))
+    if "metadata" not in event and "metadata" not in (event.get("parse_data") or {}):
+        return event
+    event = dict(event, metadata=_scrub_metadata(event.get("metadata")))
+    parse_data = event.get("parse_data")
+    if isinstance(parse_data, dict) and "metadata" in parse_data:
+        event["parse_data"] = dict(parse_data, metadata=_scrub_metadata(parse_data["metadata"]))
+    return event
 
 
 class ShopSQLTrackerStore(SQLTrackerStore):
@@ -63,6 +107,26 @@ class ShopSQLTrackerStore(SQLTrackerStore):
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         old.dispose()
 
+    async def save(self, tracker: Any) -> None:
+        """Rasa's save, each new event stored without session tokens (:func:`scrub`)."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                data = scrub(event.as_dict())
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=(data.get("parse_data") or {})
+                        .get("intent", {})
+                        .get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
+
     async def forget_turn(self, sender_id: str, message_id: str) -> bool:
         """True after deleting the latest turn of ``sender_id`` (its user message and everything
         after it) if that message is ``message_id``; False (nothing deleted) otherwise.
@@ -84,6 +148,17 @@ class ShopSQLTrackerStore(SQLTrackerStore):
             session.commit()
         sql_read_back.forget_conversation(self, sender_id)
         return True
+
+
+class ShopRedisTrackerStore(RedisTrackerStore):
+    """Rasa's Redis tracker store, conversations stored without session tokens; ``record_exp``
+    (seconds, from ``SHOPBOT_CONVERSATION_RETENTION_DAYS``) lets Redis delete old ones."""
+
+    @staticmethod
+    def serialise_tracker(tracker: Any) -> str:
+        dialogue = tracker.as_dialogue().as_dict()
+        dialogue["events"] = [scrub(event) for event in dialogue.get("events") or []]
+        return json.dumps(dialogue)
 
 
 def _reraise(error: Exception) -> None:

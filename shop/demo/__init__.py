@@ -9,7 +9,13 @@ Public API:
   find, and each one's favourite category.
 """
 
-from shop.demo.accounts import DEMO_ACCOUNTS, DEMO_ORDERS, demo_order_timeline
+from shop.demo.accounts import (
+    DEMO_ACCOUNTS,
+    DEMO_ORDERS,
+    demo_customers,
+    demo_order_timeline,
+    is_demo_shop,
+)
 from shop.demo.build import (
     DEFAULT_CUSTOMERS,
     DEFAULT_DAYS,
@@ -35,10 +41,12 @@ __all__ = [
     "PLANTED_FAVOURITES",
     "PLANTED_GROUPS",
     "build_demo",
+    "demo_customers",
     "demo_order_timeline",
     "demo_product_skus",
     "generate_shop",
     "has_shop_data",
+    "is_demo_shop",
     "shop_row_counts",
     "utc_today",
 ]

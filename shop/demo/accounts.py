@@ -12,8 +12,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from shop.demo.people import ACCOUNT_PROFILES
+from shop.demo.people import ACCOUNT_GROUP, ACCOUNT_PROFILES
+from shop.store.models import Customer
 
 # Order number -> what that order is. Every order here also appears in DEMO_ACCOUNTS.
 DEMO_ORDERS: dict[int, dict] = {
@@ -131,3 +134,25 @@ def fixed_orders(
             }
         )
     return pd.DataFrame(orders), pd.DataFrame(items)
+
+
+def demo_customers(session: Session, limit: int = 6) -> list[tuple[int, str]]:
+    """(id, name) of the demo shop's own customers one may sign in as on the storefront page:
+    the fixed demo accounts first, then other generated customers, by id. Only customers the
+    demo builder made (``demo_group`` set, no ``external_id``): never an imported customer."""
+    own = (Customer.demo_group.is_not(None), Customer.external_id.is_(None))
+    rows = session.execute(
+        select(Customer.id, Customer.name)
+        .where(*own)
+        .order_by((Customer.demo_group != ACCOUNT_GROUP), Customer.id)
+        .limit(max(0, limit))
+    ).all()
+    return [(int(row.id), row.name or f"Customer {row.id}") for row in rows]
+
+
+def is_demo_shop(session: Session) -> bool:
+    """True when the database holds the demo shop (its fixed accounts exist)."""
+    found = session.execute(
+        select(Customer.id).where(Customer.demo_group == ACCOUNT_GROUP).limit(1)
+    ).first()
+    return found is not None

@@ -8,7 +8,7 @@ import pandas as pd
 from shop.demo import vocab
 from shop.demo.catalogue import TASTE_DIM, Catalogue
 from shop.demo.orders import _ensure_each
-from shop.demo.people import DAY, People
+from shop.demo.people import ACCOUNT_GROUP, DAY, People
 from shop.store.models import CATEGORIES, RETURN_STATUSES
 
 # Share of delivered order lines returned, per category (before the product-quality effect).
@@ -111,7 +111,7 @@ def build_ratings(
     n = len(pairs)
     cust = pairs["cust"].to_numpy()
     product = pairs["product"].to_numpy()
-    account = ppl.frame["demo_group"].to_numpy()[cust] == "account"
+    account = ppl.frame["demo_group"].to_numpy()[cust] == ACCOUNT_GROUP
     chosen = rng.random(n) < np.where(account, ACCOUNT_RATING_SHARE, RATING_SHARE)
     rated_at = pairs["delivered_at"].to_numpy() + _secs(rng.uniform(1, 30, n) * DAY)
     affinity = np.einsum("nd,nd->n", ppl.taste[cust], cat.taste[product]) / np.sqrt(TASTE_DIM)

@@ -26,6 +26,8 @@ PLANTED_GROUPS = {
 }
 # Each planted group's favourite category: what a segmentation of the demo shop should find.
 PLANTED_FAVOURITES = {group: fav for group, (fav, _rate, _spend) in PLANTED_GROUPS.items()}
+# The demo_group of the fixed demo accounts (the storefront's demo sign-in offers them first).
+ACCOUNT_GROUP = "account"
 # Share of the generated customers per demo_group (the two demo accounts come on top).
 GROUP_SHARES = {
     "A": 0.14, "B": 0.14, "C": 0.14, "D": 0.12, "E": 0.07,
@@ -162,7 +164,7 @@ def build_people(
             "country": [p["country"] for p in ACCOUNT_PROFILES] + list(country),
             "city": [p["city"] for p in ACCOUNT_PROFILES] + list(city),
             "created_at": np.concatenate([acc_created, created]).astype("datetime64[s]"),
-            "demo_group": ["account"] * n_acc + list(group),
+            "demo_group": [ACCOUNT_GROUP] * n_acc + list(group),
         }
     )
     acc_probs = np.array([p["cat_probs"] for p in ACCOUNT_PROFILES])

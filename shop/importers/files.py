@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import itertools
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,10 @@ from shop.errors import ImportFailed
 from shop.importers.cleaning import per_unique
 from shop.importers.report import ImportReport, Progress
 
+# No cell of a real export comes near these; a file with more is broken or hostile.
+MAX_FIELD_CHARS = 10_000
+MAX_LINE_CHARS = 100_000
+MAX_SHARED_STRINGS_BYTES = 256 * 2**20
 CSV_CHUNK_ROWS = 100_000  # rows parsed into one DataFrame at a time (bounds memory)
 
 
@@ -165,9 +168,28 @@ class RawChunk:
     malformed: int = 0
 
 
+def text_lines(fh, name: str) -> Iterator[str]:
+    """The lines of an open text file, ImportFailed naming the first one longer than
+    MAX_LINE_CHARS (read in bounded pieces: a file that is one endless line is never held in
+    memory whole)."""
+    number = 0
+    while True:
+        line = fh.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise ImportFailed(
+                f"{name}: line {number} is longer than {MAX_LINE_CHARS:,} characters, which no "
+                "row of a real export is; nothing was imported"
+            )
+        yield line
+
+
 def csv_reader(lines: Iterable[str], delimiter: str, strip_nul: bool = False):
-    """A csv reader over text lines; with ``strip_nul``, NUL characters are removed first."""
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    """A csv reader over text lines; with ``strip_nul``, NUL characters are removed first.
+    Fields longer than MAX_FIELD_CHARS stop it (:func:`chunk_frames` says which line)."""
+    csv.field_size_limit(MAX_FIELD_CHARS)
     return csv.reader(_without_nul(lines) if strip_nul else lines, delimiter=delimiter)
 
 
@@ -187,6 +209,11 @@ def read_header(reader, filename: str) -> list[str] | None:
             if not _is_blank(row):
                 return row
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise ImportFailed(
+                f"{filename}: line {reader.line_num}: a field is longer than "
+                f"{MAX_FIELD_CHARS:,} characters; nothing was imported"
+            ) from None
         raise ImportFailed(
             f"{filename}: line {reader.line_num}: the CSV cannot be parsed ({exc}); "
             "nothing was imported"
@@ -234,6 +261,11 @@ def chunk_frames(
             elif not _is_blank(row):
                 malformed += 1
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise ImportFailed(
+                f"{filename}: line {reader.line_num}: a field is longer than "
+                f"{MAX_FIELD_CHARS:,} characters; nothing was imported"
+            ) from None
         raise ImportFailed(
             f"{filename}: line {reader.line_num}: the CSV cannot be parsed ({exc}); "
             "nothing was imported"
@@ -271,22 +303,54 @@ def xlsx_sheets(info: FileInfo) -> Iterator[tuple[str, Iterator[tuple]]]:
     million-row workbook is never held in memory at once; ImportFailed if unreadable."""
     import openpyxl  # only needed for workbooks
 
+    _check_shared_strings(info)
     try:
         workbook = openpyxl.load_workbook(info.path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…)
         raise _unreadable_workbook(info, exc) from None
     try:
         for sheet in workbook.worksheets:
-            yield sheet.title, _guarded(info, sheet.iter_rows(values_only=True))
+            yield sheet.title, _guarded(info, sheet.title, sheet.iter_rows(values_only=True))
     finally:
         workbook.close()
 
 
-def _guarded(info: FileInfo, rows: Iterator[tuple]) -> Iterator[tuple]:
+def _check_shared_strings(info: FileInfo) -> None:
+    """ImportFailed when the workbook's shared strings (which openpyxl reads whole, before any
+    row) unpack to more than MAX_SHARED_STRINGS_BYTES: a zip bomb or a broken export."""
+    import zipfile
+
     try:
-        for row in rows:
+        with zipfile.ZipFile(info.path) as archive:
+            sizes = [
+                i.file_size for i in archive.infolist() if i.filename.endswith("sharedStrings.xml")
+            ]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _unreadable_workbook(info, exc) from None
+    size = sum(sizes)
+    if size > MAX_SHARED_STRINGS_BYTES:
+        raise ImportFailed(
+            f"{info.path.name}: its text cells unpack to {size / 2**20:,.0f} MB, over the "
+            f"{MAX_SHARED_STRINGS_BYTES // 2**20} MB this importer reads; export the data as CSV "
+            "or in smaller workbooks. Nothing was imported"
+        )
+
+
+def _guarded(info: FileInfo, sheet: str, rows: Iterator[tuple]) -> Iterator[tuple]:
+    """The non-blank rows of a sheet; ImportFailed naming the row of a cell longer than
+    MAX_FIELD_CHARS, or when the sheet cannot be read."""
+    try:
+        for number, row in enumerate(rows, 1):
             if any(cell is not None and str(cell).strip() for cell in row):
+                for cell in row:
+                    if isinstance(cell, str) and len(cell) > MAX_FIELD_CHARS:
+                        raise ImportFailed(
+                            f"{info.path.name}: sheet {sheet!r}, row {number}: a cell is longer "
+                            f"than {MAX_FIELD_CHARS:,} characters; nothing was imported"
+                        )
                 yield row
+    except ImportFailed:
+        raise
     except Exception as exc:  # a corrupt sheet part
         raise _unreadable_workbook(info, exc) from None
 
@@ -351,8 +415,10 @@ def read_table(info: FileInfo, report: ImportReport, progress: Progress, layout:
     delimiter = sniff_delimiter(line, lambda fields: len(match_columns(fields, layout.aliases)))
     with open_text(info) as fh:
         # Remembering the last line costs a generator step per line: only when it is checked.
-        lines = _LastLine(fh) if layout.cut_off is not None else fh
-        reader = csv_reader(lines, delimiter, info.has_nul)
+        last = _LastLine(text_lines(fh, info.path.name))
+        reader = csv_reader(
+            last if layout.cut_off is not None else last.lines, delimiter, info.has_nul
+        )
         header = read_header(reader, info.path.name)
         if header is None:  # pragma: no cover - first_line found a non-blank line
             raise ImportFailed(f"{info.path.name}: the file is empty — nothing to import")
@@ -363,7 +429,7 @@ def read_table(info: FileInfo, report: ImportReport, progress: Progress, layout:
             reader, len(header), positions, layout.columns, progress, info.path.name
         )
         if layout.cut_off is not None:
-            _check_last_line(info, lines.last, delimiter, len(header), layout.cut_off)
+            _check_last_line(info, last.last, delimiter, len(header), layout.cut_off)
 
 
 class _LastLine:

@@ -106,7 +106,9 @@ def _read(info: FileInfo, progress: Progress):
             line, lambda f: len(files.match_columns(f, ALIASES)) * 10 + _looks_headerless(f)
         )
     with files.open_text(info) as fh:
-        lines = (s.replace("::", "\x1f") for s in fh) if double_colon else fh
+        lines = files.text_lines(fh, info.path.name)
+        if double_colon:
+            lines = (s.replace("::", "\x1f") for s in lines)
         reader = files.csv_reader(lines, delimiter, info.has_nul)
         header = files.read_header(reader, info.path.name)
         if header is None:  # pragma: no cover - first_line found a non-blank line

@@ -243,6 +243,25 @@ class SupportTicket(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
 
+class LookupFailure(Base):
+    """A guest's failed attempt to prove an order (or a return) is theirs, counted by e-mail, by
+    order number and by client address to slow down guessing (``shop.access``). The keys are
+    hashes of the values, not the values."""
+
+    __tablename__ = "lookup_failures"
+    __table_args__ = (
+        Index("ix_lookup_failures_email_key_at", "email_key", "at"),
+        Index("ix_lookup_failures_order_key_at", "order_key", "at"),
+        Index("ix_lookup_failures_client_key_at", "client_key", "at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, index=True)
+    email_key = Column(String(32))
+    order_key = Column(String(32))
+    client_key = Column(String(32))
+
+
 class ImportBatch(Base):
     """One imported file: makes re-importing the same file a no-op and keeps its report."""
 

@@ -148,7 +148,7 @@ def test_handoff_creates_a_ticket_and_pauses(assistant, engine):
     assert "ticket" in reply.lower() or "colleague" in reply.lower() or "team" in reply.lower()
     with session_scope(engine) as s:
         ticket = s.execute(
-            select(SupportTicket).where(SupportTicket.conversation_id == chat.sender)
+            select(SupportTicket).where(SupportTicket.conversation_id == f"rest:{chat.sender}")
         ).scalar_one()
         assert ticket.kind == "handoff" and "talk to a human" in ticket.transcript
     assert "support team" in chat.texts("hello? anyone?")

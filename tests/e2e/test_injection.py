@@ -293,7 +293,11 @@ def test_conversations_carrying_attacks_reveal_and_change_nothing(assistant):
     try:
         with session_scope(engine) as s:
             tickets = (
-                s.execute(select(SupportTicket).where(SupportTicket.conversation_id.in_(senders)))
+                s.execute(
+                    select(SupportTicket).where(
+                        SupportTicket.conversation_id.in_([f"rest:{x}" for x in senders])
+                    )
+                )
                 .scalars()
                 .all()
             )

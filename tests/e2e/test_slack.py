@@ -70,7 +70,7 @@ def test_bad_signatures_get_401_and_do_nothing(assistant, headers):
     time.sleep(2)
     assert posts_to(assistant.slack.calls, payload["event"]["channel"]) == []
     # Nothing reached the dialogue: the conversation of that user has no message.
-    events = assistant.tracker(user).get("events") or []
+    events = assistant.tracker(user, channel="slack").get("events") or []
     assert not [e for e in events if e.get("event") == "user"]
 
 

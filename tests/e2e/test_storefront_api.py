@@ -53,9 +53,13 @@ class Server:
     proc: subprocess.Popen
 
 
-def _start(db_url: str, log_path: Path, **env_extra: str) -> Server:
+def _start(
+    db_url: str, log_path: Path, base_env: dict[str, str] | None = None, **env_extra: str
+) -> Server:
     port = _free_port()
-    env = dict(os.environ, DATABASE_URL=db_url, SHOPBOT_SESSION_SECRET=SECRET, **env_extra)
+    env = dict(
+        base_env or os.environ, DATABASE_URL=db_url, SHOPBOT_SESSION_SECRET=SECRET, **env_extra
+    )
     env["PYTHONPATH"] = str(ROOT)
     log = open(log_path, "wb")  # the child writes to it while it runs
     proc = subprocess.Popen(
@@ -85,7 +89,8 @@ def _stop(server: Server) -> None:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory) -> dict:
-    """A small shop: the two fixed demo accounts, a few more customers, products per category."""
+    """A small shop: the two fixed demo accounts, a few more demo customers, customers imported
+    from a file (an external id, no demo group), products per category."""
     folder = tmp_path_factory.mktemp("storefront-api")
     db_url = f"sqlite:///{folder / 'shop.db'}"
     engine = make_engine(db_url)
@@ -94,15 +99,21 @@ def shop(tmp_path_factory) -> dict:
         # Ids out of e-mail order, to see that the fixed accounts come first anyway.
         s.add_all(
             [
-                Customer(id=3, name="Grace Hopper", email="grace@example.com"),
-                Customer(id=5, name="Ada Lovelace", email="ada@example.com"),
-                Customer(id=1, name="Alan Turing", email="alan@example.com"),
-                Customer(id=2, name="Barbara Liskov", email="barbara@example.com"),
-                Customer(id=4, name=None, email="anon@example.com"),
+                Customer(
+                    id=3, name="Grace Hopper", email="grace@example.com", demo_group="account"
+                ),
+                Customer(id=5, name="Ada Lovelace", email="ada@example.com", demo_group="account"),
+                Customer(id=1, name="Alan Turing", email="alan@example.com", demo_group="A"),
+                Customer(id=2, name="Barbara Liskov", email="barbara@example.com", demo_group="B"),
+                Customer(id=4, name=None, email="anon@example.com", demo_group="noise"),
             ]
             + [
-                Customer(id=i, name=f"Customer {i}", email=f"c{i}@example.com")
-                for i in range(6, 20)
+                Customer(id=i, name=f"Customer {i}", email=f"c{i}@example.com", demo_group="C")
+                for i in range(6, 10)
+            ]
+            + [  # imported: a real shop's customers, never to be signed in by the demo page
+                Customer(id=i, name=f"Imported {i}", external_id=f"178{i:02d}")
+                for i in range(10, 20)
             ]
         )
         for i, category in enumerate(("food", "clothing", "electronics", "home", "beauty")):
@@ -131,9 +142,11 @@ def shop(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def servers(shop) -> Iterator[dict[str, Server]]:
-    on = _start(shop["db_url"], shop["folder"] / "on.log")
+    on = _start(shop["db_url"], shop["folder"] / "on.log", SHOPBOT_DEMO_LOGIN="true")
     try:
-        off = _start(shop["db_url"], shop["folder"] / "off.log", SHOPBOT_DEMO_LOGIN="false")
+        # Nothing said about the demo sign-in: it must be off.
+        env = {k: v for k, v in os.environ.items() if k != "SHOPBOT_DEMO_LOGIN"}
+        off = _start(shop["db_url"], shop["folder"] / "off.log", base_env=env)
     except BaseException:
         _stop(on)
         raise
@@ -165,9 +178,9 @@ def test_customers_lists_fixed_demo_accounts_first(servers):
     assert status == 200
     assert body["enabled"] is True
     customers = body["customers"]
-    assert customers[:2] == [{"id": 5, "name": "Ada Lovelace"}, {"id": 3, "name": "Grace Hopper"}]
-    # Then others with a name, by id, six in all; no e-mails are given out.
-    assert [c["id"] for c in customers] == [5, 3, 1, 2, 6, 7]
+    assert customers[:2] == [{"id": 3, "name": "Grace Hopper"}, {"id": 5, "name": "Ada Lovelace"}]
+    # Then other customers of the demo shop, by id, six in all; no e-mails are given out.
+    assert [c["id"] for c in customers] == [3, 5, 1, 2, 4, 6]
     assert all(set(c) == {"id", "name"} for c in customers)
 
 
@@ -187,9 +200,9 @@ def test_login_accepts_a_numeric_string_id(servers):
     assert verify_token(body["token"], secret=SECRET) == 3
 
 
-@pytest.mark.parametrize("customer_id", [12345, 4, 19])
+@pytest.mark.parametrize("customer_id", [12345, 9])
 def test_login_unknown_or_unlisted_customer_is_404(servers, customer_id):
-    # 4 exists but has no name (not listed); 19 exists but is beyond the listed few.
+    # 9 is a demo customer beyond the listed few.
     status, body = _json(f"{servers['on'].url}/storefront/api/login", {"customer_id": customer_id})
     assert status == 404
     assert str(customer_id) in body["error"]
@@ -215,7 +228,17 @@ def test_login_malformed_body_is_400(servers, raw):
     assert "customer_id" in body["error"]
 
 
-def test_demo_login_disabled(servers):
+@pytest.mark.parametrize("customer_id", [10, 15, 19])
+def test_an_imported_customer_is_never_signed_in(servers, customer_id):
+    """Even with the demo sign-in on, it hands out tokens for the demo shop's own accounts only:
+    never for a customer imported from a real shop's file."""
+    _, body = _json(f"{servers['on'].url}/storefront/api/customers")
+    assert customer_id not in [c["id"] for c in body["customers"]]
+    status, body = _json(f"{servers['on'].url}/storefront/api/login", {"customer_id": customer_id})
+    assert status == 404 and "token" not in body
+
+
+def test_demo_login_is_off_unless_switched_on(servers):
     status, body = _json(f"{servers['off'].url}/storefront/api/login", {"customer_id": 5})
     assert status == 403
     assert "switched off" in body["error"]

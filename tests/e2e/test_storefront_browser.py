@@ -20,6 +20,7 @@ SHOTS = ROOT / "test-output" / "screenshots"
 REPLY_TIMEOUT_MS = 45_000
 OFFLINE_TEXT = "Can't reach the assistant right now — we'll keep trying."
 ORDER = "104233"
+SESSION_ID = re.compile(r"[0-9a-f]{32}-[A-Za-z0-9_-]{22}")
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +141,8 @@ def test_order_status_signed_in(page):
     page.click("#signout-button")
     expect(page.locator("#chat-identity")).to_have_text("Chatting as a guest")
     expect(page.locator(".msg-note .bubble").last).to_contain_text("signed out")
+    reply = " ".join(say(page, f"where is my order #{ORDER}"))
+    assert re.search(r"e-?mail", reply, re.I) and not re.search(r"DHL", reply), reply
 
 
 def test_order_status_as_guest(page):
@@ -193,7 +196,7 @@ def test_reload_keeps_history_and_session(page, assistant):
     open_chat(page)
     say(page, "hi there")
     session_id = page.locator("#chat").get_attribute("data-session-id")
-    assert session_id and re.fullmatch(r"[0-9a-f]{32}", session_id)
+    assert session_id and SESSION_ID.fullmatch(session_id)
     shown = page.locator("#chat-log .msg").all_inner_texts()
     page.reload()
     expect(page.locator("#chat-panel")).to_be_visible()  # it was open: it stays open
@@ -202,10 +205,84 @@ def test_reload_keeps_history_and_session(page, assistant):
     assert page.locator("#chat-log .msg").all_inner_texts() == shown
     # The server's conversation is the same one: the next message goes to the same tracker.
     say(page, "thanks")
-    events = assistant.tracker(session_id)["events"]
+    events = assistant.tracker(session_id, channel="web")["events"]
     said = [e.get("text") for e in events if e.get("event") == "user"]
     assert said[-2:] == ["hi there", "thanks"], said
     shot(page, "06-after-reload")
+
+
+def _stored(page: Page) -> str:
+    return page.evaluate("() => JSON.stringify(Object.assign({}, localStorage))")
+
+
+def test_signing_out_ends_the_conversation_and_clears_the_page(page, assistant):
+    """The next person at this browser sees nothing of the signed-in customer's chat, and the
+    server forgets it: the conversation ends (Rasa's restart) and a new one begins."""
+    sign_in_as(page, "Ada")
+    open_chat(page)
+    assert re.search(r"DHL", " ".join(say(page, f"where is my order #{ORDER}")))
+    first = page.locator("#chat").get_attribute("data-session-id")
+    page.click("#signout-button")
+    expect(page.locator("#chat-log .msg")).to_have_count(1)
+    expect(page.locator(".msg-note .bubble")).to_contain_text("new conversation")
+    page.wait_for_function(
+        "s => document.getElementById('chat').dataset.sessionId && "
+        "document.getElementById('chat').dataset.sessionId !== s",
+        arg=first,
+    )
+    second = page.locator("#chat").get_attribute("data-session-id")
+    assert SESSION_ID.fullmatch(second) and second != first
+    assert "DHL" not in _stored(page) and first not in _stored(page)
+    assert assistant.tracker(first, channel="web")["events"] == []  # nothing since the restart
+    events = assistant.tracker(first, channel="web", events="ALL")["events"]
+    assert events[-1]["event"] == "restart"
+    assert any(e.get("text", "").startswith("where is my order") for e in events)
+    shot(page, "10-signed-out-new-conversation")
+
+
+def test_end_chat_forgets_what_a_guest_said(page, assistant):
+    open_chat(page)
+    say(page, f"where is my order #{ORDER}")
+    assert re.search(r"DHL", " ".join(say(page, "ada@example.com")))
+    first = page.locator("#chat").get_attribute("data-session-id")
+    assert assistant.tracker(first, channel="web")["slots"]["email"] == "ada@example.com"
+    page.click("#chat-end")
+    expect(page.locator("#chat-log .msg")).to_have_count(1)
+    expect(page.locator(".msg-note .bubble")).to_contain_text("Chat ended")
+    page.wait_for_function(
+        "s => document.getElementById('chat').dataset.sessionId && "
+        "document.getElementById('chat').dataset.sessionId !== s",
+        arg=first,
+    )
+    ended = assistant.tracker(first, channel="web")
+    assert ended["slots"]["email"] is None and ended["slots"]["order_number"] is None
+    assert "ada@example.com" not in _stored(page)
+    # The next question starts from nothing: the e-mail is asked again.
+    reply = " ".join(say(page, f"where is my order #{ORDER}"))
+    assert re.search(r"e-?mail", reply, re.I) and "DHL" not in reply, reply
+
+
+def test_a_closed_tab_does_not_hand_the_chat_to_the_next_person(browser, assistant):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(REPLY_TIMEOUT_MS)
+        page.goto(f"{assistant.rasa_url}/storefront/")
+        sign_in_as(page, "Ada")
+        open_chat(page)
+        assert re.search(r"DHL", " ".join(say(page, f"where is my order #{ORDER}")))
+        first = page.locator("#chat").get_attribute("data-session-id")
+        page.close()  # the sign-in lived in this tab; the chat's storage is the browser's
+        nxt = context.new_page()
+        nxt.set_default_timeout(REPLY_TIMEOUT_MS)
+        nxt.goto(f"{assistant.rasa_url}/storefront/")
+        open_chat(nxt)
+        expect(nxt.locator("#chat-identity")).to_have_text("Chatting as a guest")
+        expect(nxt.locator("#chat-log .msg")).to_have_count(0)
+        assert nxt.locator("#chat").get_attribute("data-session-id") != first
+        assert "DHL" not in nxt.evaluate("() => JSON.stringify(Object.assign({}, localStorage))")
+    finally:
+        context.close()
 
 
 def test_injection_is_shown_as_text(page):

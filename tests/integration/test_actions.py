@@ -1,8 +1,8 @@
 """The customer actions with real rasa_sdk Trackers on a throwaway SQLite shop.
 
 Asserts the exact events and messages, including the security cases: wrong e-mail, forged or
-expired token, someone else's order, the limit on failed look-ups, cancelling exactly once and
-asking twice for a return.
+expired token, someone else's order, the limit on a guest's failed look-ups (kept in the
+database, whatever the conversation), cancelling exactly once and asking twice for a return.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from actions import common, orders, products, returns, staff, support
 from analytics import serving
 from bot.identity import REFUSAL, issue_token
 from shop.access import Requester
-from shop.errors import APOLOGY, TOO_MANY_ATTEMPTS_MESSAGE, InvalidOrderNumber
+from shop.errors import APOLOGY, InvalidOrderNumber, TooManyAttempts
 from shop.orders import get_order
 from shop.store import session_scope
 from shop.store.models import (
@@ -131,7 +131,7 @@ def shop(engine, sqlite_url, monkeypatch, tmp_path):
             placed_at=now - dt.timedelta(days=70),
             shipped_at=now - dt.timedelta(days=64), delivered_at=now - dt.timedelta(days=60),
         )  # fmt: skip
-        ids = {"jane": jane.id, "bob": bob.id}
+        ids = {"jane": jane.id, "bob": bob.id, "engine": engine}
     return ids
 
 
@@ -170,7 +170,7 @@ def tracker(
         }
     )
     events += [{"event": "slot", "name": k, "value": v} for k, v in (trailing_slots or {}).items()]
-    all_slots = {"failed_lookups": 0.0, **(slots or {}), **(trailing_slots or {})}
+    all_slots = {**(slots or {}), **(trailing_slots or {})}
     return Tracker(
         "conv-1",
         all_slots,
@@ -237,11 +237,8 @@ def test_wrong_email_gets_the_same_answer_as_unknown_and_is_counted(shop):
             tracker("x", slots={"order_number": number, "email": BOB}),
         )
         assert texts(messages) == [DENIED.format(n=number)]
-        assert events == [
-            SlotSet("failed_lookups", 1.0),
-            SlotSet("order_number", None),
-            SlotSet("email", None),
-        ]
+        assert events == [SlotSet("order_number", None), SlotSet("email", None)]
+    assert _failures(shop) == 2
 
 
 def test_signed_in_customer_needs_no_email_but_never_sees_others_orders(engine, shop):
@@ -256,7 +253,8 @@ def test_signed_in_customer_needs_no_email_but_never_sees_others_orders(engine, 
         tracker("where is 105120", slots={"order_number": "105120"}, metadata=meta),
     )
     assert texts(messages) == [DENIED.format(n=105120)]
-    assert events[0] == SlotSet("failed_lookups", 1.0)
+    assert events[0] == SlotSet("order_number", None)
+    assert _failures(shop) == 0  # a signed-in customer's token proves who asks: nothing counted
 
 
 @pytest.mark.parametrize(
@@ -284,37 +282,60 @@ def test_forged_or_expired_token_is_a_guest(shop, meta):
     assert slots == ["order_number", "email"]
 
 
-def test_five_failed_lookups_stop_lookups_for_the_conversation(shop):
-    events, messages = run(
-        orders.ActionCheckOrderStatus(),
-        tracker("x", slots={"order_number": "104233", "email": BOB, "failed_lookups": 4.0}),
-    )
-    assert events[0] == SlotSet("failed_lookups", 5.0)
-    assert texts(messages) == [DENIED.format(n=104233), TOO_MANY_ATTEMPTS_MESSAGE]
-    assert messages[1]["buttons"] == [common.HANDOFF_BUTTON]
-    # Even the right details get no answer now.
-    events, messages = run(
-        orders.ActionCheckOrderStatus(),
-        tracker("x", slots={"order_number": "104233", "email": JANE, "failed_lookups": 5.0}),
-    )
-    assert events == []
-    assert texts(messages) == [TOO_MANY_ATTEMPTS_MESSAGE]
-    # and the form stops asking.
-    trk = tracker("x", slots={"failed_lookups": 5.0})
-    slots = asyncio.run(
-        orders.ValidateOrderLookupForm().required_slots(
-            ["order_number", "email"], CollectingDispatcher(), trk, DOMAIN
-        )
-    )
-    assert slots == []
+def _failures(shop) -> int:
+    from shop.store.models import LookupFailure
+
+    with session_scope(shop["engine"]) as s:
+        return s.execute(select(func.count()).select_from(LookupFailure)).scalar_one()
 
 
-def test_fourth_failure_warns_one_try_is_left(shop):
+def test_a_guests_failures_count_across_conversations_then_lookups_wait(shop):
+    """Five wrong guesses by the same guest, each in a new conversation (a new sender id resets
+    nothing), and the next look-up, even with the right details, only says when to come back."""
+    for i, number in enumerate(("104233", "103877", "999999", "999998", "999997")):
+        trk = tracker("x", slots={"order_number": number, "email": BOB})
+        trk.sender_id = f"conversation-{i}"
+        _, messages = run(orders.ActionCheckOrderStatus(), trk)
+        once_more = " You can try once more." if i == 3 else ""
+        assert texts(messages)[0].startswith(f"I couldn't find order #{number}")
+        assert texts(messages)[0].endswith("address you ordered with." + once_more)
+    events, messages = run(
+        orders.ActionCheckOrderStatus(),
+        tracker("x", slots={"order_number": "105120", "email": BOB}),  # Bob's own order
+    )
+    assert texts(messages) == [str(TooManyAttempts(1))]
+    assert messages[0]["buttons"] == [common.HANDOFF_BUTTON]
+    assert events == [SlotSet("order_number", None), SlotSet("email", None)]
+    # A signed-in customer is never held up, and the form still asks guests (they may sign in).
     _, messages = run(
         orders.ActionCheckOrderStatus(),
-        tracker("x", slots={"order_number": "104233", "email": BOB, "failed_lookups": 3.0}),
+        tracker("x", slots={"order_number": "105120"}, metadata=token(shop["bob"])),
     )
-    assert texts(messages) == [DENIED.format(n=104233) + " You can try once more."]
+    assert "UPS" in texts(messages)[0]
+    slots = asyncio.run(
+        orders.ValidateOrderLookupForm().required_slots(
+            ["order_number", "email"], CollectingDispatcher(), tracker("x"), DOMAIN
+        )
+    )
+    assert slots == ["order_number", "email"]
+
+
+def test_the_client_address_counts_too(shop):
+    for i in range(5):
+        meta = {"client_address": "203.0.113.7"}
+        trk = tracker(
+            "x", slots={"order_number": "104233", "email": f"guess{i}@example.com"}, metadata=meta
+        )
+        run(orders.ActionCheckOrderStatus(), trk)
+    _, messages = run(
+        orders.ActionCheckOrderStatus(),
+        tracker(
+            "x",
+            slots={"order_number": "104233", "email": JANE},
+            metadata={"client_address": "203.0.113.7"},
+        ),
+    )
+    assert "try again in" in texts(messages)[0]
 
 
 def test_lookup_form_validates_and_extracts_order_number_and_email(shop):
@@ -563,12 +584,8 @@ def test_return_form_checks_the_order_before_asking_for_the_item(shop):
         ),
     )
     assert texts(messages) == [DENIED.format(n=104233)]
-    assert events == [
-        SlotSet("email", BOB),
-        SlotSet("failed_lookups", 1.0),
-        SlotSet("order_number", None),
-        SlotSet("email", None),
-    ]
+    assert events == [SlotSet("email", BOB), SlotSet("order_number", None), SlotSet("email", None)]
+    assert _failures(shop) == 1
 
 
 def test_return_item_buttons_list_the_returnable_lines(shop):
@@ -696,7 +713,7 @@ def test_return_status_of_someone_elses_order_is_denied(shop):
         tracker("", slots={"order_number": "104233"}, metadata=token(shop["bob"])),
     )
     assert texts(messages) == [DENIED.format(n=104233)]
-    assert events[0] == SlotSet("failed_lookups", 1.0)
+    assert events[0] == SlotSet("rma_number", None)
 
 
 # ---- products ----------------------------------------------------------------------------------

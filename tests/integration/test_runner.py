@@ -21,11 +21,14 @@ from bot.server.runner import Service, effective_credentials, slack_enabled, sup
 from shop.settings import load_env_file
 from support.servers import free_port
 
+ACTION_SECRET = "runner-test-action-secret-0123456789"
+
 
 def _read_with_rasa(path: Path, env: dict[str, str], monkeypatch):
     """The endpoints as Rasa itself reads them (with its ${VAR} expansion)."""
     from rasa.core.utils import AvailableEndpoints
 
+    monkeypatch.setenv("SHOPBOT_ACTION_SECRET", ACTION_SECRET)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return AvailableEndpoints.read_endpoints(str(path))
@@ -38,8 +41,10 @@ def test_default_endpoints_keep_the_sqlite_tracker_and_follow_the_action_port(
     out = write_endpoints(
         {}, child, tmp_path / "e.yml", action_port=6123, base=ROOT / "endpoints.yml"
     )
+    assert ACTION_SECRET not in out.read_text()  # only a ${VAR} Rasa expands
     endpoints = _read_with_rasa(out, child, monkeypatch)
     assert endpoints.action.url == "http://127.0.0.1:6123/webhook"
+    assert endpoints.action.headers == {"X-Shopbot-Action-Secret": ACTION_SECRET}
     assert endpoints.tracker_store.type == "bot.server.tracker_store.ShopSQLTrackerStore"
     assert endpoints.tracker_store.kwargs == {"dialect": "sqlite", "db": "var/rasa_tracker.db"}
     assert endpoints.lock_store.type == "in_memory"
@@ -86,8 +91,10 @@ def test_redis_tracker_store(tmp_path, monkeypatch):
         base=ROOT / "endpoints.yml",
     )
     store = _read_with_rasa(out, child, monkeypatch).tracker_store
-    assert store.type == "redis" and store.url == "127.0.0.1"
-    assert store.kwargs == {"port": 6379, "db": 3}
+    assert store.type == "bot.server.tracker_store.ShopRedisTrackerStore"
+    assert store.url == "127.0.0.1"
+    # Redis forgets a conversation after the retention period (90 days by default).
+    assert store.kwargs == {"port": 6379, "db": 3, "record_exp": 90 * 86400}
 
 
 @pytest.mark.parametrize(

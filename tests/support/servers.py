@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -32,25 +33,14 @@ SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 TEST_SECRET = "test-session-secret-" + secrets.token_hex(8)
 SLACK_SIGNING_SECRET = "test-signing-" + secrets.token_hex(8)
 STAFF_SLACK_USER = "UTESTSTAFF1"
-STAFF_CONSOLE_TOKEN = "console-" + secrets.token_hex(8)
+STAFF_CONSOLE_TOKEN = "console-" + secrets.token_hex(16)
+ACTION_SECRET = "actions-" + secrets.token_hex(16)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-ENDPOINTS = """\
-action_endpoint:
-  url: "http://127.0.0.1:{action_port}/webhook"
-tracker_store:
-  type: bot.server.tracker_store.ShopSQLTrackerStore
-  dialect: "sqlite"
-  db: "{tracker_db}"
-lock_store:
-  type: "in_memory"
-"""
 
 
 @dataclass
@@ -70,6 +60,8 @@ class Assistant:
     rasa_urls: list[str] = field(default_factory=list)
     # The private PostgreSQL server behind ``pg_assistant`` (tests/support/pg_cluster.py), else None.
     postgres: Any = None
+    # Where the conversations are kept (the tracker store's URL).
+    tracker_url: str = ""
 
     # -- talking -----------------------------------------------------------------------------
     def say(
@@ -98,9 +90,15 @@ class Assistant:
 
         return issue_token(customer_id, secret=self.session_secret, ttl_seconds=ttl_seconds)
 
-    def tracker(self, sender: str, server: int = 0) -> dict:
+    def tracker(
+        self, sender: str, server: int = 0, channel: str = "rest", events: str = "AFTER_RESTART"
+    ) -> dict:
+        """The conversation of ``sender`` on ``channel`` (REST senders by default) as Rasa's
+        HTTP API gives it: the events since its last restart, or ``events="ALL"``."""
+        conversation = urllib.parse.quote(f"{channel}:{sender}", safe=":")
+        query = urllib.parse.urlencode({"token": self.api_token, "include_events": events})
         req = urllib.request.Request(
-            f"{self._rasa(server)}/conversations/{sender}/tracker?token={self.api_token}"
+            f"{self._rasa(server)}/conversations/{conversation}/tracker?{query}"
         )
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read())
@@ -165,6 +163,7 @@ def start_assistant(
     tracker_store_url: str | None = None,
     lock_store_url: str | None = None,
     rasa_servers: int = 1,
+    env_extra: dict[str, str] | None = None,
 ) -> Assistant:
     """Builds the demo shop at ``db_url`` (default: SQLite in ``workdir``) and starts the action
     server and ``rasa_servers`` Rasa servers. Without ``tracker_store_url`` conversations go to an
@@ -177,26 +176,25 @@ def start_assistant(
     slack = start_slack_standin()
     endpoints = workdir / "endpoints.yml"
     rasa_extra: dict[str, str] = {}
-    if tracker_store_url:
-        store_env = {"SHOPBOT_TRACKER_STORE_URL": tracker_store_url}
-        if lock_store_url:
-            store_env["SHOPBOT_LOCK_STORE_URL"] = lock_store_url
-        write_endpoints(
-            store_env, rasa_extra, endpoints, action_port=action_port, base=ROOT / "endpoints.yml"
-        )
-        ensure_tracker_database(store_env)
-    else:
-        endpoints.write_text(
-            ENDPOINTS.format(action_port=action_port, tracker_db=workdir / "tracker.db")
-        )
+    tracker_store_url = tracker_store_url or f"sqlite:///{workdir / 'tracker.db'}"
+    store_env = {"SHOPBOT_TRACKER_STORE_URL": tracker_store_url}
+    if lock_store_url:
+        store_env["SHOPBOT_LOCK_STORE_URL"] = lock_store_url
+    write_endpoints(
+        store_env, rasa_extra, endpoints, action_port=action_port, base=ROOT / "endpoints.yml"
+    )
+    ensure_tracker_database(store_env)
     env.update(
         SHOPBOT_SESSION_SECRET=TEST_SECRET,
-        RASA_API_TOKEN=secrets.token_hex(12),
+        SHOPBOT_ACTION_SECRET=ACTION_SECRET,
+        SHOPBOT_DEMO_LOGIN="true",
+        RASA_API_TOKEN=secrets.token_hex(16),
         SLACK_BOT_TOKEN="xoxb-test-token",
         SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
         SLACK_API_BASE_URL=slack.base_url,
         SHOPBOT_STAFF_SLACK_USERS=STAFF_SLACK_USER,
         SHOPBOT_STAFF_CONSOLE_TOKEN=STAFF_CONSOLE_TOKEN,
+        **(env_extra or {}),
     )
     credentials = effective_credentials(env, workdir)
     services: dict[str, Service] = {}
@@ -225,6 +223,7 @@ def start_assistant(
         services=services,
         slack=slack,
         rasa_urls=urls,
+        tracker_url=tracker_store_url,
     )
     try:
         a.start_actions()
@@ -278,6 +277,15 @@ def pg_assistant(tmp_path_factory, rasa_model) -> Assistant:
 def assistant(tmp_path_factory, rasa_model) -> Assistant:
     """The whole assistant running against a small demo shop (started once per session)."""
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    a = start_assistant(tmp_path_factory.mktemp("assistant"), rasa_model)
+    # Its many tests guess orders on purpose from one address: the limits on guests' failures
+    # are raised here, and tested with their defaults on ``pg_assistant`` (e2e/test_security.py).
+    a = start_assistant(
+        tmp_path_factory.mktemp("assistant"),
+        rasa_model,
+        env_extra={
+            "SHOPBOT_GUEST_LOOKUP_FAILURES": "1000",
+            "SHOPBOT_GUEST_LOOKUP_CEILING": "100000",
+        },
+    )
     yield a
     a.stop()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from shop.access import MAX_FAILED_LOOKUPS, Requester, check_lookup_attempts
+from shop.access import Requester
 from shop.errors import (
     CannotCancel,
     InvalidOrderNumber,
@@ -20,116 +20,25 @@ from shop.errors import (
     OrderAccessDenied,
     ReturnAccessDenied,
     ShopbotError,
-    TooManyAttempts,
 )
 from shop.orders import cancel_order, get_order, list_recent_orders
 from shop.returns import create_return, return_status, returnable_lines
 from shop.store import session_scope
 from shop.store.models import (
-    Customer,
     Order,
-    OrderItem,
-    Product,
     Return,
-    Shipment,
     SupportTicket,
 )
 from shop.text import normalise_email, parse_order_number
 from shop.tickets import open_ticket
 from support.race import race
+from support.shop_data import ADA, BOB, build_shop
 
-ADA = "ada@example.com"
-BOB = "bob@example.com"
 TODAY = dt.date(2026, 11, 20)
 DENIED = (
     "I couldn't find order #{n} with those details. Please check the number on your "
     "confirmation email and the email address you ordered with."
 )
-
-
-def _order(customer, number, status, items, **kw):
-    order = Order(
-        order_number=number,
-        customer_id=customer.id,
-        email=kw.pop("email", customer.email),
-        status=status,
-        placed_at=kw.pop("placed_at", dt.datetime(2026, 11, 1, 10, 0)),
-        total=sum((p.price * q for p, q in items), Decimal("0")),
-        **kw,
-    )
-    for product, qty in items:
-        order.items.append(OrderItem(product_id=product.id, quantity=qty, unit_price=product.price))
-    return order
-
-
-def build_shop(engine) -> dict:
-    """A small shop: Ada (id 1) and Bob (id 2) and orders in every state. Returns the ids."""
-    with session_scope(engine) as s:
-        ada = Customer(email=ADA, name="Ada Lovelace")
-        bob = Customer(email=BOB, name="Bob Builder")
-        shirt = Product(
-            sku="CLO-0042", name="Blue linen shirt", category="clothing", price=Decimal("39.90")
-        )
-        kettle = Product(
-            sku="HOM-0007", name="Blue Enamel Kettle", category="home", price=Decimal("45.00")
-        )
-        mug = Product(
-            sku="HOM-0008", name="Blue Enamel Mug", category="home", price=Decimal("12.50")
-        )
-        s.add_all([ada, bob, shirt, kettle, mug])
-        s.flush()
-        shipped = _order(
-            ada,
-            104233,
-            "shipped",
-            [(shirt, 2)],
-            email="Ada@Example.com",
-            paid_at=dt.datetime(2026, 11, 1, 10, 5),
-            shipped_at=dt.datetime(2026, 11, 2, 9, 0),
-            carrier="DHL",
-            tracking_number="JD0146000012345",
-        )
-        shipped.shipments.append(
-            Shipment(
-                carrier="DHL",
-                tracking_number="JD0146000012345",
-                status="in_transit",
-                shipped_at=dt.datetime(2026, 11, 2, 9, 0),
-                estimated_delivery=dt.date(2026, 11, 5),
-            )
-        )
-        delivered = _order(
-            ada,
-            104240,
-            "delivered",
-            [(kettle, 1), (mug, 3), (shirt, 1)],
-            placed_at=dt.datetime(2026, 10, 20, 8, 0),
-            shipped_at=dt.datetime(2026, 10, 21, 8, 0),
-            delivered_at=dt.datetime(2026, 10, 23, 15, 30),
-            carrier="UPS",
-            tracking_number="1Z999AA10123456784",
-        )
-        old = _order(
-            ada,
-            103001,
-            "delivered",
-            [(kettle, 1)],
-            placed_at=dt.datetime(2026, 8, 1, 8, 0),
-            delivered_at=dt.datetime(2026, 8, 5, 12, 0),
-        )
-        paid = _order(ada, 104300, "paid", [(mug, 1)], placed_at=dt.datetime(2026, 11, 19, 8, 0))
-        pending = _order(bob, 104301, "pending", [(kettle, 1)])
-        bobs_delivered = _order(
-            bob, 104302, "delivered", [(kettle, 1)], delivered_at=dt.datetime(2026, 11, 10, 9, 0)
-        )
-        s.add_all([shipped, delivered, old, paid, pending, bobs_delivered])
-        s.flush()
-        return {
-            "ada": ada.id,
-            "bob": bob.id,
-            "kettle_line": delivered.items[0].id,
-            "mug_line": delivered.items[1].id,
-        }
 
 
 @pytest.fixture
@@ -181,12 +90,6 @@ def test_parse_order_number(text, expected):
 )
 def test_normalise_email(text, expected):
     assert normalise_email(text) == expected
-
-
-def test_lookup_attempts_limit():
-    check_lookup_attempts(MAX_FAILED_LOOKUPS - 1)
-    with pytest.raises(TooManyAttempts):
-        check_lookup_attempts(MAX_FAILED_LOOKUPS)
 
 
 # ---- order status ------------------------------------------------------------------------------

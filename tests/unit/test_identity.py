@@ -125,3 +125,23 @@ def test_metadata_shapes():
     assert customer_from_metadata("session_token=" + token, **kw) is None
     assert customer_from_metadata([token], **kw) is None
     assert customer_from_metadata({"session_token": token + "x"}, **kw) is None
+
+
+# ---- the client's address ----------------------------------------------------------------------
+
+
+def test_the_client_address_is_the_peer_unless_a_trusted_proxy_forwards(monkeypatch):
+    from bot.identity import client_address
+
+    monkeypatch.delenv("SHOPBOT_TRUSTED_PROXIES", raising=False)
+    # Nobody is trusted: whatever a client writes in X-Forwarded-For is ignored.
+    assert client_address("203.0.113.5", "1.2.3.4") == "203.0.113.5"
+    assert client_address("127.0.0.1", "1.2.3.4") == "127.0.0.1"
+    assert client_address(None, "1.2.3.4") is None
+    monkeypatch.setenv("SHOPBOT_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")
+    assert client_address("127.0.0.1", "198.51.100.9") == "198.51.100.9"
+    # The nearest untrusted hop: a client can prepend anything, not what our proxies appended.
+    assert client_address("127.0.0.1", "6.6.6.6, 198.51.100.9, 10.1.2.3") == "198.51.100.9"
+    assert client_address("127.0.0.1", "10.0.0.7") == "10.0.0.7"  # only proxies: the first
+    assert client_address("203.0.113.5", "198.51.100.9") == "203.0.113.5"  # not a proxy of ours
+    assert client_address("127.0.0.1", "") == "127.0.0.1"

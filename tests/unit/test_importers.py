@@ -585,3 +585,68 @@ def test_cli_json_and_errors(tmp_path):
     failed = _shopbot(["import", "transactions", str(wrong), "--json"], db_url)
     assert failed.returncode == 2 and "Traceback" not in failed.stderr
     assert json.loads(failed.stdout)["kind"] == "ImportFailed"
+
+
+# ---- oversized input ---------------------------------------------------------------------------
+
+
+def _good_csv_lines() -> list[str]:
+    return [
+        ",".join(OR_HEADER),
+        "536365,85123A,WHITE HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",
+    ]
+
+
+def test_a_field_over_the_limit_is_refused_naming_its_line(engine, tmp_path):
+    lines = _good_csv_lines()
+    lines.append('536366,K100,"' + "A" * 20_000 + '",1,12/1/2010 8:28,25.00,17850,United Kingdom')
+    path = tmp_path / "huge-field.csv"
+    path.write_text("\r\n".join(lines) + "\r\n")
+    with pytest.raises(
+        ImportFailed, match=r"huge-field.csv: line 3: a field is longer than 10,000"
+    ):
+        import_transactions(engine, path)
+    assert set(counts(engine).values()) == {0}
+
+
+def test_an_endless_line_is_refused_without_reading_it_whole(engine, tmp_path):
+    path = tmp_path / "endless.csv"
+    path.write_text("\r\n".join(_good_csv_lines()) + "\r\n" + "9" * 300_000)
+    with pytest.raises(ImportFailed, match=r"endless.csv: line 3 is longer than 100,000"):
+        import_transactions(engine, path)
+    assert set(counts(engine).values()) == {0}
+    with pytest.raises(ImportFailed, match=r"line 2 is longer than 100,000"):
+        ratings = tmp_path / "ratings.csv"
+        ratings.write_text("user_id,item_id,rating\n" + "1," * 60_000 + "\n")
+        import_ratings(engine, ratings)
+
+
+def test_a_workbook_cell_over_the_limit_is_refused_naming_sheet_and_row(engine, tmp_path):
+    wb = openpyxl.Workbook()
+    sheet = wb.active
+    sheet.title = "Sales"
+    sheet.append(OR2_HEADER)
+    sheet.append([536365, "85123A", "WHITE HEART", 6, D(2010, 12, 1, 8, 26), 2.55, 17850.0, "UK"])
+    sheet.append([536366, "K100", "B" * 20_000, 1, D(2010, 12, 1, 8, 28), 25.0, 17850.0, "UK"])
+    path = tmp_path / "huge-cell.xlsx"
+    wb.save(path)
+    with pytest.raises(ImportFailed, match=r"sheet 'Sales', row 3: a cell is longer than 10,000"):
+        import_transactions(engine, path)
+    assert set(counts(engine).values()) == {0}
+
+
+def test_a_workbook_whose_text_unpacks_too_large_is_refused_before_reading(
+    engine, tmp_path, monkeypatch
+):
+    import zipfile
+
+    from shop.importers import files
+
+    path = write_xlsx(tmp_path / "bomb.xlsx")
+    # Excel keeps a workbook's text in one shared-strings part, which openpyxl reads whole.
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", "<sst>" + "<si><t>x</t></si>" * 100 + "</sst>")
+    monkeypatch.setattr(files, "MAX_SHARED_STRINGS_BYTES", 1000)
+    with pytest.raises(ImportFailed, match=r"bomb.xlsx: its text cells unpack to .* over the"):
+        import_transactions(engine, path)
+    assert set(counts(engine).values()) == {0}

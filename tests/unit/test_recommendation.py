@@ -471,7 +471,7 @@ def test_cli_uses_the_trained_model_and_evaluates(cli_db, shop, tmp_path):
 
 
 def test_a_number_that_is_two_customers_is_not_guessed(engine):
-    from bot.cli.recommend import find_customer
+    from shop.customers import find_customer
     from shop.errors import NotFound
     from shop.store import session_scope
     from shop.store.models import Customer

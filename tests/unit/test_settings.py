@@ -49,11 +49,11 @@ def test_values_come_from_the_environment_when_asked(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [("true", True), ("OFF", False), ("1", True), ("no", False), ("", True)]
+    ("value", "expected"), [("true", True), ("OFF", False), ("1", True), ("no", False), ("", False)]
 )
 def test_flags(monkeypatch, value, expected):
     monkeypatch.setenv("SHOPBOT_DEMO_LOGIN", value)
-    assert settings.DEMO_LOGIN.flag() is expected  # "" is unset: the default, true
+    assert settings.DEMO_LOGIN.flag() is expected  # "" is unset: the default, false
 
 
 def test_unusable_values_say_which_variable(monkeypatch):

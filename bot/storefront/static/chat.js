@@ -1,8 +1,12 @@
 /* The chat widget: talks socket.io to Rasa's `socketio` channel on this same origin.
  *
- * - Session: the session id is kept in localStorage and sent with `session_request` on every
- *   (re)connect, so the server keeps the same conversation (credentials: session_persistence).
- *   The visible history is kept in localStorage too and drawn again after a reload.
+ * - Session: the session id (signed by the server) is kept in localStorage and sent with
+ *   `session_request` on every (re)connect, so the server keeps the same conversation
+ *   (credentials: session_persistence). The visible history is kept in localStorage too and
+ *   drawn again after a reload — for the same person only: signing in, signing out and
+ *   "End chat" end the conversation on the server (`end_session`: it forgets what it was told)
+ *   and start a new one with an empty history, and a page that finds a signed-in customer's
+ *   conversation but nobody signed in (the tab was closed) starts a new one too.
  * - Identity: when a demo customer is signed in, every message carries the signed session token
  *   (as `metadata.session_token` and `customData.session_token`); the action server verifies it.
  * - Safety: every text from the user or the bot goes into the page as text nodes; links are made
@@ -14,6 +18,7 @@
   var SESSION_KEY = "shopbot.chat.session_id";
   var HISTORY_KEY = "shopbot.chat.history";
   var OPEN_KEY = "shopbot.chat.open";
+  var OWNER_KEY = "shopbot.chat.owner";
   var HISTORY_LIMIT = 100;
   var REPLY_TIMEOUT_MS = 30000;
   var OFFLINE_TEXT = "Can't reach the assistant right now — we'll keep trying.";
@@ -43,6 +48,17 @@
   }
   function storeSessionId(id) {
     try { window.localStorage.setItem(SESSION_KEY, id); } catch (e) { /* this visit only */ }
+  }
+  function forgetSessionId() {
+    try { window.localStorage.removeItem(SESSION_KEY); } catch (e) { /* nothing kept */ }
+  }
+  // Whose conversation this is: "guest" or the signed-in customer's id.
+  function ownerOf(auth) { return auth ? "customer:" + auth.customer_id : "guest"; }
+  function storedOwner() {
+    try { return window.localStorage.getItem(OWNER_KEY); } catch (e) { return null; }
+  }
+  function storeOwner(owner) {
+    try { window.localStorage.setItem(OWNER_KEY, owner); } catch (e) { /* this visit only */ }
   }
 
   // -- text with clickable links, built as DOM nodes ----------------------------------------------
@@ -297,12 +313,35 @@
     }
   }
 
-  function showIdentity(auth, announce) {
+  function showIdentity(auth) {
     $("chat-identity").textContent = auth ? "Signed in as " + auth.name : "Chatting as a guest";
+  }
+
+  // Ends this conversation on the server (it forgets what it was told) and starts a new one,
+  // with nothing of the old one left on the page or in the browser's storage.
+  function newConversation(note) {
+    history = [];
+    saveHistory();
+    drawHistory();
+    forgetSessionId();
+    var hadSession = !!sessionId;
+    sessionId = null;
+    delete $("chat").dataset.sessionId;
+    storeOwner(ownerOf(S.getAuth()));
+    setTyping(false);
+    if (socket && socket.connected) {
+      setConnection("connecting");
+      socket.emit(hadSession ? "end_session" : "session_request", {});
+    }
+    if (note) addEntry({ role: "note", text: note });
+  }
+
+  function onAuthChange(auth) {
+    showIdentity(auth);
     var name = auth ? auth.name : null;
-    if (announce && name !== lastAuthName) {
-      addEntry({ role: "note", text: auth ? "You're signed in as " + auth.name + "." :
-        "You signed out. You're chatting as a guest." });
+    if (name !== lastAuthName) {
+      newConversation(auth ? "You're signed in as " + auth.name + ". This is a new conversation." :
+        "You signed out. This is a new conversation, as a guest.");
     }
     lastAuthName = name;
   }
@@ -319,7 +358,8 @@
     socket = window.io({ transports: ["websocket"], reconnectionDelayMax: 5000, timeout: 8000 });
     socket.on("connect", function () {
       setConnection("connecting");
-      socket.emit("session_request", { session_id: sessionId || storedSessionId() });
+      var resume = sessionId || storedSessionId();
+      socket.emit("session_request", resume ? { session_id: resume } : {});
     });
     socket.on("session_confirm", function (id) {
       var confirmed = typeof id === "string" ? id : (id && id.session_id);
@@ -342,13 +382,24 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    var auth = S.getAuth();
+    if (storedOwner() !== ownerOf(auth)) {
+      // Someone else's conversation (a signed-in customer closed the tab): not resumed.
+      forgetSessionId();
+      S.writeJSON(window.localStorage, HISTORY_KEY, null);
+      storeOwner(ownerOf(auth));
+    }
     history = loadHistory();
     sessionId = storedSessionId();
     if (sessionId) $("chat").dataset.sessionId = sessionId;
     drawHistory();
     setConnection("connecting");
-    showIdentity(S.getAuth(), false);
-    S.onAuthChange(function (auth) { showIdentity(auth, true); });
+    showIdentity(auth);
+    lastAuthName = auth ? auth.name : null;
+    S.onAuthChange(onAuthChange);
+    $("chat-end").addEventListener("click", function () {
+      newConversation("Chat ended. Anything you told me is forgotten; ask away for a new chat.");
+    });
 
     $("chat-form").addEventListener("submit", onSubmit);
     $("chat-launcher").addEventListener("click", function () { setOpen(true, true); });
