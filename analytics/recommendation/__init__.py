@@ -37,7 +37,9 @@ Serving rules
     without history get their segment's bestsellers (newest stored segmentation), then overall
     ones; ``similar(sku)`` gives co-occurrence neighbours.
 
-Evaluation: see ``evaluation.SPLIT_METHOD``.
+Evaluation (``evaluation.evaluate_frames``): the served ranker against popularity, item-kNN,
+EASE, ALS, BPR, SVD and co-occurrence on one split, per-customer temporal or random
+(``splits``).
 """
 
 from analytics.recommendation.evaluation import (

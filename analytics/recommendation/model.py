@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import sparse
 
 from analytics.recommendation import signal as sigmod
+from analytics.recommendation.ranking import ServedRanker, fit_served
 from shop.errors import NoData, NotFound
 
 ALGORITHMS = ("svd", "knn")
@@ -72,7 +73,12 @@ class Recommender:
     algorithm: "svd" or "knn" (surprise SVD or item-based KNNBaseline) for the rating model.
     n_neighbors: item neighbours kept per product for co-occurrence scoring and :meth:`similar`.
     cooc_shrink: added to the Jaccard denominator so that pairs seen by few customers count less.
-    weight_cooc, weight_model, weight_pop: blend of the three scores (each scaled to [0, 1]).
+    ranker: the served top-N ranker: "auto" (chosen on a validation split of the training data
+        among EASE, item-kNN, ALS, BPR and popularity, see ``ranking``), a candidate name such as
+        "ease@200", or "blend" (the co-occurrence/surprise/popularity blend below).
+    validation: how "auto" holds out validation products: "temporal" (each customer's latest)
+        or "random".
+    weight_cooc, weight_model, weight_pop: the "blend" ranker's weights (each scaled to [0, 1]).
     half_life_days: a history item's weight halves every this many days before ``now``.
     popularity_days: the window for "popular now".
     """
@@ -93,8 +99,12 @@ class Recommender:
         half_life_days: float | None = 180.0,
         popularity_days: int = 90,
         random_state: int = 0,
+        ranker: str = "auto",
+        validation: str = "temporal",
     ):
         self.algorithm = algorithm
+        self.ranker = ranker
+        self.validation = validation
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.knn_k = knn_k
@@ -115,7 +125,7 @@ class Recommender:
             for name in (
                 "algorithm", "n_factors", "n_epochs", "knn_k", "knn_min_k", "n_neighbors",
                 "cooc_shrink", "weight_cooc", "weight_model", "weight_pop", "half_life_days",
-                "popularity_days", "random_state",
+                "popularity_days", "random_state", "ranker", "validation",
             )
         }  # fmt: skip
 
@@ -154,6 +164,7 @@ class Recommender:
         self._fit_history(sig)
         self._fit_popularity(ev, segments)
         self._fit_cooccurrence()
+        self._fit_ranker(sig)
         self._fit_model(sig)
         self.version_: str | None = None
         self.metrics_: dict | None = None
@@ -279,6 +290,27 @@ class Recommender:
             nbr_sim[rows] = np.take_along_axis(top_sim, order, axis=1)
         self.nbr_idx_ = nbr_idx
         self.nbr_sim_ = nbr_sim
+
+    def _fit_ranker(self, sig: pd.DataFrame) -> None:
+        self.ranker_ = self.ranker
+        self.served_: ServedRanker | None = None
+        self.ranker_validation_: dict | None = None
+        if self.ranker == "blend":
+            return
+        first = pd.to_datetime(sig["first_at"]).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        shape = (len(self.customer_ids_), len(self.product_ids_))
+        self.served_, choice = fit_served(
+            self._users, self.hist_items_, first, shape, ranker=self.ranker,
+            protocol=self.validation, random_state=self.random_state,
+        )  # fmt: skip
+        self.ranker_ = self.served_.name
+        if choice is not None:
+            self.ranker_validation_ = {
+                "protocol": choice.protocol,
+                "chosen": choice.name,
+                "prior_weight": choice.prior_weight,
+                "candidates": choice.validation,
+            }
 
     def _fit_model(self, sig: pd.DataFrame) -> None:
         frame = pd.DataFrame(
@@ -453,12 +485,25 @@ class Recommender:
         lo, hi = x[mask].min(), x[mask].max()
         return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
 
+    def _served_scores(
+        self, u: int, items: np.ndarray, unseen: np.ndarray, prior: np.ndarray
+    ) -> np.ndarray:
+        """The served ranker's scores for customer position ``u`` (history ``items``), blended
+        with the popularity ``prior`` by the weight the validation chose (scaled over
+        ``unseen``)."""
+        served = getattr(self, "served_", None)
+        assert served is not None
+        raw = served.scores(u, items)
+        if not served.prior_weight:
+            return raw
+        return self._minmax(raw, unseen) + served.prior_weight * prior
+
     def rank_scores(
         self, u: int, mode: str, candidates: np.ndarray, *, model_scores: np.ndarray | None = None
     ) -> np.ndarray:
-        """Scores of all items for customer position ``u`` under ``mode`` ("blend", "model",
-        "cooc", "popularity", "segment_popularity"); only ``candidates`` (a bool mask) are
-        comparable."""
+        """Scores of all items for customer position ``u`` under ``mode`` ("served", "blend",
+        "model", "cooc", "popularity", "segment_popularity"); only ``candidates`` (a bool mask)
+        are comparable."""
         if mode == "popularity":
             return self.popularity_
         prior, _ = self._prior(int(self.customer_ids_[u]))
@@ -467,6 +512,8 @@ class Recommender:
         items, affinity = self._history(u)
         if mode == "cooc":
             return self._cooc_scores(items, affinity) + 1e-9 * self.pop_norm_
+        if mode == "served" and getattr(self, "served_", None) is not None:
+            return self._served_scores(u, items, candidates, prior)
         model = self._model_scores(u) if model_scores is None else model_scores
         if mode == "model":
             return model
@@ -555,9 +602,16 @@ class Recommender:
         # only remove products and never reorder the rest.
         unseen = np.ones(len(self.product_ids_), dtype=bool)
         unseen[items] = False
+        prior, segment = self._prior(int(customer_id))
+        if getattr(self, "served_", None) is not None:
+            score = self._served_scores(u, items, unseen, prior)
+            top = self._top(score, mask, n)
+            return [
+                self._make(i, score[i], reason)
+                for i, reason in zip(top, self._served_reasons(u, items, top, segment))
+            ]
         cooc = self._cooc_scores(items, affinity)
         model = self._model_scores(u)
-        prior, segment = self._prior(int(customer_id))
         parts = (
             self.weight_cooc * self._minmax(cooc, unseen),
             self.weight_model * self._minmax(model, unseen),
@@ -570,17 +624,40 @@ class Recommender:
         for t, i in enumerate(top):
             best = int(np.argmax([parts[0][i], parts[1][i], parts[2][i]]))
             if best == 0 and because[t] >= 0:
-                h = int(because[t])
-                j = int(items[h])
-                verb = "bought" if self.hist_bought_[self.hist_indptr_[u] + h] else "rated"
-                reason = f"because you {verb} {self.names_[j]} ({self.skus_[j]})"
+                reason = self._because_text(u, items, int(because[t]))
             elif best == 1:
                 reason = f"predicted to suit your taste ({np.clip(model[i], 1, 5):.1f}/5)"
-            elif segment is not None:
-                reason = f"popular with customers like you ({segment})"
             else:
-                reason = f"popular: bestseller of the last {self.popularity_days} days"
+                reason = self._popular_text(segment)
             out.append(self._make(i, score[i], reason))
+        return out
+
+    def _because_text(self, u: int, items: np.ndarray, h: int) -> str:
+        j = int(items[h])
+        verb = "bought" if self.hist_bought_[self.hist_indptr_[u] + h] else "rated"
+        return f"because you {verb} {self.names_[j]} ({self.skus_[j]})"
+
+    def _popular_text(self, segment: str | None) -> str:
+        if segment is not None:
+            return f"popular with customers like you ({segment})"
+        return f"popular: bestseller of the last {self.popularity_days} days"
+
+    def _served_reasons(
+        self, u: int, items: np.ndarray, top: np.ndarray, segment: str | None
+    ) -> list[str]:
+        """Why each of ``top`` was chosen: the history item that added most to its score (EASE
+        or item-kNN weights), the taste factors (ALS/BPR), or popularity."""
+        served = self.served_
+        assert served is not None
+        contrib = served.contributions(items, top) if len(items) else None
+        out = []
+        for t in range(len(top)):
+            if contrib is not None and len(items) and contrib[:, t].max() > 0:
+                out.append(self._because_text(u, items, int(np.argmax(contrib[:, t]))))
+            elif served.kind == "factors":
+                out.append("chosen by customers with tastes like yours")
+            else:
+                out.append(self._popular_text(segment))
         return out
 
     def _because(self, items: np.ndarray, affinity: np.ndarray, top: np.ndarray) -> np.ndarray:
