@@ -148,8 +148,11 @@ def test_intermittent_series_selects_the_intermittent_method():
     y = sparse_series(400, p=0.12, seed=7)
     result = forecast_series("S", y, ForecastConfig())
     assert result.kind == "intermittent"
-    assert result.method == "tsb", result.reason
-    assert "tsb" in result.backtest and "sarima" not in result.backtest
+    assert result.method in ("tsb", "adida"), result.reason
+    assert {"tsb", "adida"} <= set(result.backtest) and "sarima" not in result.backtest
+    # The better of the two by RMSSE (the measure for intermittent demand) was chosen.
+    rmsse = {m: result.backtest[m].rmsse for m in ("tsb", "adida", "seasonal_naive")}
+    assert rmsse[result.method] == min(rmsse.values()), rmsse
     for col, values in result.forecast.items():
         assert (values >= 0).all(), col
     # A flat rate near the true mean demand per day (0.12 × 2 units).
@@ -204,7 +207,7 @@ def test_forecasts_are_never_negative():
         fc = model.fit(y).predict(28)
         assert (fc.to_numpy() >= 0).all(), model.name
     result = forecast_series("Z", y, ForecastConfig(compare_all=True))
-    assert set(result.backtest) == {"seasonal_naive", "tsb", "sarima"}
+    assert set(result.backtest) == {"seasonal_naive", "tsb", "adida", "sarima"}
     assert all((v >= 0).all() for v in result.forecast.values())
 
 
@@ -362,7 +365,7 @@ def test_run_forecasts_stores_one_run_and_the_artifact(engine):
     assert set(report.results) == {"CLO-0001", "HOM-0002", "EL-0005"}
     assert report.results["CLO-0001"].method == "sarima"
     assert report.results["HOM-0002"].kind == "intermittent"
-    assert report.results["HOM-0002"].method in ("tsb", "seasonal_naive")
+    assert report.results["HOM-0002"].method in ("tsb", "adida", "seasonal_naive")
     assert calls[0] == (0, 3) and calls[-1] == (3, 3)
     with session_scope(engine) as s:
         run = s.get(AnalyticsRun, report.run_id)
@@ -473,7 +476,7 @@ def test_cli_forecast_reorder_and_errors(tmp_path, monkeypatch, capsys):
     ev = json.loads(out.stdout)
     assert ev["skus"] == 3 and ev["config"]["origins"] == 2
     assert {s["sku"] for s in ev["per_sku"]} == {"CLO-0001", "HOM-0002", "EL-0005"}
-    assert set(ev["candidates"]) == {"sarima", "seasonal_naive", "tsb"}
+    assert set(ev["candidates"]) == {"sarima", "seasonal_naive", "tsb", "adida"}
     assert ev["per_sku"][0]["backtest"]["seasonal_naive"]["origins"] == 2
     assert 0 <= ev["chosen"]["coverage95"] <= 1
     eng.dispose()
