@@ -50,11 +50,14 @@ def _ratings_as_events(engine: Engine) -> pd.DataFrame:
     )
 
 
-def load_window(engine: Engine, config: ForecastConfig, source: str = "orders") -> DemandWindow:
-    """The events (order lines, or ratings) of the history window; NoData when there are none."""
+def load_window(
+    engine: Engine, config: ForecastConfig, source: str = "orders", extra_steps: int = 0
+) -> DemandWindow:
+    """The events (order lines, or ratings) of the history window, ``extra_steps`` longer than a
+    forecast run needs (for replays); NoData when there are none."""
     if source not in SOURCES:
         raise ValueError(f"demand source must be one of {', '.join(SOURCES)}, not {source!r}")
-    days = config.history_days * config.step_days
+    days = (config.history_days + extra_steps) * config.step_days
     if source == "ratings":
         events = _ratings_as_events(engine)
         if events.empty:
