@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from analytics.data import data_end, load_purchases, load_ratings
@@ -23,6 +24,7 @@ from analytics.forecasting.series import (
 )
 from shop.errors import NoData
 from shop.importers.frequency import detect_frequency
+from shop.store.models import Order
 
 SOURCES = ("orders", "ratings")
 
@@ -124,7 +126,11 @@ def product_histories(
 
 
 def frequency_of(engine: Engine, source: str = "orders") -> str:
-    """ "W" when the store's demand events all fall on one weekday (data recorded weekly), else
-    "D" (see ``shop.importers.frequency.detect_frequency``)."""
-    events = _ratings_as_events(engine) if source == "ratings" else load_purchases(engine)
-    return detect_frequency(events["placed_at"]) if len(events) else "D"
+    """Frequency of the store's data: "W" when the demand events all fall on one weekday
+    (data recorded weekly), else "D" (see ``shop.importers.frequency.detect_frequency``)."""
+    if source == "ratings":
+        times = _ratings_as_events(engine)["placed_at"]
+    else:
+        with engine.connect() as conn:
+            times = pd.Series([r[0] for r in conn.execute(select(Order.placed_at))])
+    return detect_frequency(times) if len(times) else "D"
