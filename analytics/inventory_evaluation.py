@@ -20,16 +20,24 @@ from sqlalchemy.engine import Engine
 
 from analytics.data import load_products
 from analytics.forecasting.adida import Adida
-from analytics.forecasting.calibrated import calibrate
+from analytics.forecasting.calibrated import calibrate, pooled_records
 from analytics.forecasting.demand import load_window, product_histories
-from analytics.forecasting.intervals import Calibration
+from analytics.forecasting.intervals import (
+    MIN_RECORDS,
+    WINDOWS,
+    in_window,
+    quantiles,
+    upper_level,
+    window_name,
+)
 from analytics.forecasting.methods import FitFailed, Intermittent, Sarima, SeasonalNaive
-from analytics.forecasting.selection import ForecastConfig, forecast_series, weekly_config
+from analytics.forecasting.selection import GRID, ForecastConfig, forecast_series, weekly_config
 from analytics.inventory import DEFAULT_REVIEW_DAYS, DEFAULT_SERVICE_LEVEL, service_z
-from analytics.inventory_replay import ReplayResult, order_up_to, replay
+from analytics.inventory_replay import ReplayResult, replay
 from shop.errors import NoData
 
 DEFAULT_LEAD_DAYS = 7  # for series without a known lead time (e.g. ratings as demand)
+MEMORY_WEEKS = 8  # how far back the recalibration at each review looks
 
 
 @dataclass
@@ -66,33 +74,97 @@ def _choose(tasks: Sequence[ReplayTask], config: ForecastConfig) -> list:
     return [forecast_series(t.sku, t.history, config) for t in tasks]
 
 
-def _replay_series(
-    task: ReplayTask,
-    config: ForecastConfig,
-    cal: Calibration,
-    service_level: float,
-    review: int,
-) -> dict[str, ReplayResult]:
-    levels: dict[str, list[float]] = {"shopbot": [], "seasonal_naive": []}
+@dataclass
+class ReplayPlan:
+    """Phase one of a series' replay (in a worker): at every review, the quantiles (at GRID) of
+    the lead-time-plus-review total under shopbot's model and under seasonal naive, and where
+    the total that then happened fell in shopbot's distribution (``u_low`` = P(total < actual);
+    NaN when the window runs past the replay)."""
+
+    sku: str
+    kind: str
+    lead: int
+    shopbot: np.ndarray  # (reviews, GRID)
+    naive: np.ndarray  # (reviews, GRID)
+    u_low: np.ndarray  # (reviews,)
+
+
+def _plan_series(task: ReplayTask, config: ForecastConfig, review: int) -> ReplayPlan:
+    steps = max(1, task.lead + review)
+    shop, naive, u = [], [], []
     model = None
     for start in range(0, len(task.future), review):
         y = np.concatenate([task.history, task.future[:start]])
         model = _refit(task.method, config, y, model)
-        common = dict(lead=task.lead, review=review, service_level=service_level,
-                      step_days=config.step_days, seed=start)  # fmt: skip
-        levels["shopbot"].append(
-            order_up_to(model, calibration=cal, kind=task.kind, **common)  # type: ignore[arg-type]
+        totals = model.sample_paths(steps, config.n_paths, seed=start).sum(axis=1)
+        shop.append(quantiles(totals, GRID))
+        naive_totals = SeasonalNaive(config.season, config.window).fit(y)
+        naive.append(
+            quantiles(naive_totals.sample_paths(steps, config.n_paths, start).sum(1), GRID)
         )
-        naive = SeasonalNaive(config.season, config.window).fit(y)
-        levels["seasonal_naive"].append(order_up_to(naive, **common))  # type: ignore[arg-type]
-    return {
-        name: replay(task.future, np.array(s), lead=task.lead, review=review)
-        for name, s in levels.items()
-    }
+        window = task.future[start : start + steps]
+        u.append(float(np.mean(totals < window.sum())) if len(window) == steps else np.nan)
+    return ReplayPlan(task.sku, task.kind, task.lead, np.array(shop), np.array(naive), np.array(u))
 
 
-def _replay_batch(tasks, config, cal, service_level, review) -> list[tuple[str, dict]]:
-    return [(t.sku, _replay_series(t, config, cal, service_level, review)) for t in tasks]
+def _plan_batch(tasks, config, review) -> list[ReplayPlan]:
+    return [_plan_series(t, config, review) for t in tasks]
+
+
+def _replay_all(
+    tasks: list[ReplayTask],
+    plans: list[ReplayPlan],
+    records: dict[str, np.ndarray],
+    service_level: float,
+    review: int,
+    step_days: int,
+    memory_steps: int,
+) -> tuple[list[tuple[str, dict[str, ReplayResult]]], list[dict]]:
+    """Phase two: the order-up-to levels review by review, shopbot's at the level calibrated on
+    what is known by then — the backtests before the replay and the lead-time totals of earlier
+    reviews that have already happened (the last ``memory_steps``), pooled per kind and window,
+    as a weekly ``shopbot train`` would recalibrate — and the naive policy's at the nominal
+    level; then each policy replayed."""
+    reviews = plans[0].shopbot.shape[0] if plans else 0
+    group = [(p.kind, window_name((p.lead + review) * step_days)) for p in plans]
+    known_at = [np.arange(reviews) * review + p.lead + review for p in plans]
+    levels: dict[str, list[float]] = {p.sku: [] for p in plans}
+    trace = []
+    for c in range(reviews):
+        now = c * review
+        by_group: dict[tuple[str, str], float] = {}
+        for kind, name in sorted(set(group)):
+            rec = records.get(kind)
+            base = []
+            if rec is not None and len(rec) and now < memory_steps:
+                base = list(rec[in_window(rec, WINDOWS[name]), 1])
+            seen = [
+                plan.u_low[(at <= now) & (now - at < memory_steps) & np.isfinite(plan.u_low)]
+                for plan, g, at in zip(plans, group, known_at)
+                if g == (kind, name)
+            ]
+            u = np.concatenate([np.asarray(base, dtype=float), *seen])
+            ok = len(u) >= MIN_RECORDS
+            by_group[(kind, name)] = upper_level(u, service_level) if ok else service_level
+        for plan, g in zip(plans, group):
+            levels[plan.sku].append(by_group[g])
+        trace.append({"review": c, **{f"{k}/{w}": round(v, 4) for (k, w), v in by_group.items()}})
+    out = []
+    for task, plan in zip(tasks, plans):
+        ours = [np.interp(lv, GRID, row) for lv, row in zip(levels[plan.sku], plan.shopbot)]
+        naive = [np.interp(service_level, GRID, row) for row in plan.naive]
+        out.append(
+            (
+                task.sku,
+                {
+                    "shopbot": replay(task.future, np.array(ours), lead=task.lead, review=review),
+                    "seasonal_naive": replay(
+                        task.future, np.array(naive), lead=task.lead, review=review
+                    ),
+                },
+            )
+        )
+    return out, trace
 
 
 def _map(fn, tasks: list, n_jobs: int, *args) -> list:
@@ -192,7 +264,11 @@ def evaluate_inventory(
     for t in tasks:
         t.method, t.kind = results[t.sku].method, results[t.sku].kind
     cal = calibrate(results)
-    replays = _map(_replay_batch, tasks, n_jobs, config, cal, service_level, review)
+    plans = _map(_plan_batch, tasks, n_jobs, config, review)
+    memory = MEMORY_WEEKS * 7 // step
+    replays, trace = _replay_all(
+        tasks, plans, pooled_records(results), service_level, review, step, memory
+    )
     rows = [r for _, r in replays]
     kinds = {t.sku: t.kind for t in tasks}
     by_kind = {
@@ -217,6 +293,7 @@ def evaluate_inventory(
         "overall": _summary(rows, service_level),
         "by_kind": by_kind,
         "calibration": cal.to_dict(),
+        "recalibration": {"memory_weeks": MEMORY_WEEKS, "levels_by_review": trace},
         "seconds": round(time.perf_counter() - started, 2),
         "per_sku": [
             {

@@ -3,10 +3,8 @@
 The policy is the one ``shopbot reorder`` advises: every ``review`` steps, order up to
 ``S`` = the service-level quantile of demand over the lead time plus the review period; an order
 arrives ``lead`` steps later. :func:`replay` runs it on actual demand (sales that find no stock
-are lost) and counts what happened. :func:`order_up_to` computes ``S`` from a forecaster's joint
-sample paths, at the calibrated level for shopbot's forecasts. :func:`evaluate_inventory` (in
-``analytics.inventory_evaluation``) replays every series twice, once with shopbot's forecast
-and once with seasonal naive, over the same weeks.
+are lost) and counts what happened; ``analytics.inventory_evaluation`` computes the ``S`` of each
+review from shopbot's and seasonal naive's sample paths and replays every series with both.
 """
 
 from __future__ import annotations
@@ -15,9 +13,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-
-from analytics.forecasting.intervals import Calibration, quantiles
-from analytics.forecasting.methods import Forecaster
 
 
 @dataclass
@@ -101,25 +96,3 @@ def replay(
         avg_on_hand=float(end_stock.mean()) if n else 0.0,
         ordered=ordered,
     )
-
-
-def order_up_to(
-    model: Forecaster,
-    *,
-    lead: int,
-    review: int,
-    service_level: float,
-    calibration: Calibration | None = None,
-    kind: str = "smooth",
-    step_days: int = 1,
-    n_paths: int = 500,
-    seed: int = 0,
-) -> float:
-    """S for a fitted forecaster: the ``service_level`` quantile of its sample paths' total
-    over ``lead + review`` steps, at the calibrated level when ``calibration`` is given."""
-    steps = max(1, lead + review)
-    totals = model.sample_paths(steps, n_paths, seed).sum(axis=1)
-    level = service_level
-    if calibration is not None:
-        level = calibration.level(kind, steps * step_days, service_level)
-    return float(quantiles(totals, level))

@@ -74,14 +74,14 @@ def backtest_records(
     return np.array(rows, dtype=float).reshape(-1, len(RECORD_FIELDS))
 
 
-def _upper_level(u_low: np.ndarray, tau: float) -> float:
+def upper_level(u_low: np.ndarray, tau: float) -> float:
     """The smallest nominal level t with (n+1)-corrected share of u_low < t at least tau."""
     n = len(u_low)
     rank = min(n, math.ceil((n + 1) * tau))
     return float(min(1.0, np.sort(u_low)[rank - 1] + 1e-9))
 
 
-def _lower_level(u_high: np.ndarray, tau: float) -> float:
+def lower_level(u_high: np.ndarray, tau: float) -> float:
     """The largest nominal level t with (n+1)-corrected share of u_high < t at most tau."""
     n = len(u_high)
     rank = math.floor((n + 1) * tau)
@@ -111,12 +111,12 @@ class Calibration:
         out = cls()
         for kind, rec in records_by_kind.items():
             for window, days in WINDOWS.items():
-                r = rec[_in_window(rec, days)] if len(rec) else rec
+                r = rec[in_window(rec, days)] if len(rec) else rec
                 out.records.setdefault(kind, {})[window] = len(r)
                 if len(r) < MIN_RECORDS:
                     continue
-                lv = {t: _lower_level(r[:, 2], t) for t in LOWER_TAUS}
-                lv |= {t: _upper_level(r[:, 1], t) for t in UPPER_TAUS}
+                lv = {t: lower_level(r[:, 2], t) for t in LOWER_TAUS}
+                lv |= {t: upper_level(r[:, 1], t) for t in UPPER_TAUS}
                 # The 95% interval's upper level 0.975 is also served as 1 - 0.025 below.
                 out.levels.setdefault(kind, {})[window] = lv
         return out
@@ -143,7 +143,7 @@ class Calibration:
         }
 
 
-def _in_window(records: np.ndarray, days: int) -> np.ndarray:
+def in_window(records: np.ndarray, days: int) -> np.ndarray:
     """Rows of ``records`` whose window is calibrated as ``days`` (see :func:`window_name`)."""
     names = np.array([window_name(int(d)) for d in records[:, 0]])
     return names == window_name(days)
@@ -155,7 +155,7 @@ def coverage_table(records_by_kind: dict[str, np.ndarray], cal: Calibration | No
     out: dict = {}
     for kind, rec in records_by_kind.items():
         for window, days in WINDOWS.items():
-            r = rec[_in_window(rec, days)] if len(rec) else rec
+            r = rec[in_window(rec, days)] if len(rec) else rec
             row: dict = {"records": len(r)}
             for pct, lo, hi, col in ((80, 0.1, 0.9, 3), (95, 0.025, 0.975, 4)):
                 row[f"before{pct}"] = coverage(r, lo, hi)
