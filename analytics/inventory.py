@@ -384,7 +384,7 @@ def run_reorder(
     rows = _forecast_rows(engine, run_id)
     if rows.empty:
         raise ModelMissing(f"forecast run {run_id} has no forecasts — run `shopbot train` again")
-    joint, step_days = joint_quantiles(run_id, forecasts)
+    joint, step_days = joint_quantiles(engine, run_id, forecasts)
     items = _advice_for(products, rows, service_level, review_days, joint, step_days)
     version = version or artifacts.new_version()
     first_day = rows["day"].min()
@@ -485,16 +485,22 @@ class StockStatus:
         return d
 
 
-def joint_quantiles(run_id: int, forecasts: dict | None = None) -> tuple[dict[int, dict], int]:
+def joint_quantiles(
+    engine: Engine, run_id: int, forecasts: dict | None = None
+) -> tuple[dict[int, dict], int]:
     """({product id: running-total quantiles}, step days) of forecast run ``run_id``, from the
-    forecasts artifact (``forecasts``, else the latest saved one) when it belongs to that run;
-    ({}, 1) otherwise."""
+    forecasts artifact (``forecasts``, else the latest saved one) when it belongs to that run
+    (same run id and model version); ({}, 1) otherwise."""
     if forecasts is None:
         try:
             forecasts = artifacts.load("forecasts")
         except ModelMissing:
             return {}, 1
-    if not forecasts or forecasts.get("run_id") != run_id:
+    with engine.connect() as conn:
+        version = conn.execute(
+            select(AnalyticsRun.model_version).where(AnalyticsRun.id == run_id)
+        ).scalar()
+    if not forecasts or (forecasts.get("run_id"), forecasts.get("version")) != (run_id, version):
         return {}, 1
     joint = {
         int(e["product_id"]): e["cumulative"]
@@ -563,7 +569,7 @@ def stock_status(engine: Engine, sku: str) -> StockStatus:
         note = "no forecast for this product (no sales yet, or inactive)"
         return StockStatus(**base, **empty, forecast_run_id=run_id, note=note)
     this = products[products["product_id"] == p["product_id"]]
-    joint, step_days = joint_quantiles(run_id)
+    joint, step_days = joint_quantiles(engine, run_id)
     items = _advice_for(
         this, rows, _latest_service_level(engine), DEFAULT_REVIEW_DAYS, joint, step_days
     )

@@ -10,6 +10,7 @@ have done. Nothing is stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Sequence
@@ -229,17 +230,19 @@ def evaluate_inventory(
     min_units: float = 0.0,
     n_jobs: int = 2,
     max_series: int | None = None,
+    until: dt.datetime | None = None,
 ) -> dict:
     """Replays the reorder policy on every series with shopbot's forecasts and with seasonal
     naive (see the module docstring). ``lead_days``: one lead time for every series (default:
-    each product's, or 7 days where unknown)."""
+    each product's, or 7 days where unknown). ``until``: replay the weeks before this time, as
+    if the data ended there."""
     started = time.perf_counter()
     service_z(service_level)
     config = weekly_config() if freq == "W" else ForecastConfig()
     step = config.step_days
     replay_steps = replay_weeks * 7 // step
     review = max(1, math.ceil(review_days / step))
-    window = load_window(engine, config, source, extra_steps=replay_steps)
+    window = load_window(engine, config, source, extra_steps=replay_steps, until=until)
     products = load_products(engine)
     active = products[products["active"]].set_index("product_id")
     histories = product_histories(engine, window, [int(p) for p in active.index], config, min_units)
@@ -277,6 +280,7 @@ def evaluate_inventory(
     }
     return {
         "source": source,
+        "data_end": window.end.isoformat(),
         "freq": freq,
         "service_level": service_level,
         "replay": {

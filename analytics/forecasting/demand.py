@@ -53,10 +53,15 @@ def _ratings_as_events(engine: Engine) -> pd.DataFrame:
 
 
 def load_window(
-    engine: Engine, config: ForecastConfig, source: str = "orders", extra_steps: int = 0
+    engine: Engine,
+    config: ForecastConfig,
+    source: str = "orders",
+    extra_steps: int = 0,
+    until: dt.datetime | None = None,
 ) -> DemandWindow:
     """The events (order lines, or ratings) of the history window, ``extra_steps`` longer than a
-    forecast run needs (for replays); NoData when there are none."""
+    forecast run needs (for replays), as if the data ended at ``until`` (default: its newest
+    event); NoData when there are none."""
     if source not in SOURCES:
         raise ValueError(f"demand source must be one of {', '.join(SOURCES)}, not {source!r}")
     days = (config.history_days + extra_steps) * config.step_days
@@ -74,11 +79,14 @@ def load_window(
             )
         end = found
         events = None
+    if until is not None:
+        end = min(end, until)
     since = dt.datetime.combine(end.date() - dt.timedelta(days=days), dt.time())
     if events is None:
         events = load_purchases(engine, since=since)
     else:
         events = events[events["placed_at"] >= since]
+    events = events[events["placed_at"] <= end]
     last = last_full_day(end, events["placed_at"])
     if config.freq == "W":
         # Whole weeks only (Monday to Sunday): the window ends on the last complete Sunday.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+
 from bot.cli.forecast import _int_in, _pct, _service_level, add_freq_flags, resolve_freq
 from bot.cli.main import add_json_flag, emit
 from shop.store import get_engine
@@ -30,11 +33,22 @@ def register(sub, evaluate_sub) -> None:
                    "where unknown, e.g. with --demand ratings)")  # fmt: skip
     e.add_argument("--min-units", type=float, default=0.0, metavar="N",
                    help="leave out series with less demand in the history window")  # fmt: skip
+    e.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
+                   help="replay the weeks before this day, as if the data ended there")  # fmt: skip
     e.add_argument("--jobs", type=_int_in("--jobs", 1, 64), default=2, metavar="N")
     e.add_argument("--per-sku", action="store_true", help="also print one line per SKU")
     add_freq_flags(e)
     add_json_flag(e)
     e.set_defaults(handler=_evaluate)
+
+
+def _date(value: str) -> dt.datetime:
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date like 2026-09-01, got {value!r}"
+        ) from None
 
 
 def _row(name: str, r: dict) -> str:
@@ -50,8 +64,9 @@ def format_evaluation(result: dict, per_sku: bool = False) -> str:
     rp = result["replay"]
     unit = "weeks" if result["freq"] == "W" else "days"
     lines = [
-        f"Inventory replay ({result['source']} as demand): {result['series']} series, the last "
-        f"{rp['weeks']} weeks, review every {rp['review_steps']} {unit[:-1]}(s), lead time "
+        f"Inventory replay ({result['source']} as demand): {result['series']} series, the "
+        f"{rp['weeks']} weeks to {result['data_end'][:10]}, review every {rp['review_steps']} "
+        f"{unit if rp['review_steps'] > 1 else unit[:-1]}, lead time "
         f"{rp['lead_days']}{' days' if isinstance(rp['lead_days'], int) else ''}, target "
         f"service level {result['service_level']:.0%} ({result['seconds']} s)",
         f"methods chosen: {result['methods']}",
@@ -97,6 +112,7 @@ def _evaluate(args) -> int:
         source=args.demand,
         min_units=args.min_units,
         n_jobs=args.jobs,
+        until=args.until,
     )
     emit(args, result, format_evaluation(result, per_sku=args.per_sku))
     return 0

@@ -457,7 +457,8 @@ def test_cli_forecast_reorder_and_errors(tmp_path, monkeypatch, capsys):
     assert exc.value.code == 2 and "--horizon must be between 1 and 366" in capsys.readouterr().err
     assert main(["forecast", "CLO-0001", "--weekly", "--horizon", "14"]) == 0
     text = capsys.readouterr().out
-    assert "method: sarima" in text and "95% upper" in text and "* sarima" in text
+    assert "method: sarima" in text and "95% interval" in text and "* sarima" in text
+    assert "intervals of each week's total from the joint forecast paths" in text
 
     run_forecasts(eng, n_jobs=1)
     out = shopbot(url, "reorder", "--service-level", "0.9", "--json")
@@ -466,6 +467,14 @@ def test_cli_forecast_reorder_and_errors(tmp_path, monkeypatch, capsys):
     assert data["service_level"] == 0.9 and data["products"] == 3
     assert data["reorder_now"][0]["sku"] == "EL-0005" and data["reorder_now"][0]["out_of_stock"]
     assert data["out_of_stock_count"] == 1
+    # The replay of the reorder policy: both policies on the same 3 series and 4 weeks.
+    out = shopbot(url, "evaluate", "inventory", "--weeks", "4", "--jobs", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    inv = json.loads(out.stdout)
+    assert inv["series"] == 3 and inv["replay"]["steps"] == 28  # BEA-0003 never sold
+    for policy in ("shopbot", "seasonal_naive"):
+        assert 0 < inv["overall"][policy]["fill_rate"] <= 1
+        assert inv["overall"][policy]["avg_on_hand"] > 0
     assert main(["reorder"]) == 0
     assert "! EL-0005" in capsys.readouterr().out
 
