@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import sparse
 
 from analytics.recommendation import signal as sigmod
-from analytics.recommendation.ranking import ServedRanker, fit_served
+from analytics.recommendation.ranking import ServedRanker, fit_served, recency_rank
 from shop.errors import NoData, NotFound
 
 ALGORITHMS = ("svd", "knn")
@@ -211,6 +211,9 @@ class Recommender:
         self.hist_rating_ = rating
         self.hist_affinity_ = rating / 5.0 * decay
         self.hist_bought_ = sig["bought"].to_numpy(dtype=bool)
+        # How many of the customer's products came after each one (0 = the newest).
+        first = pd.to_datetime(sig["first_at"]).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        self.hist_recency_ = recency_rank(users, first)
         self._users = users  # training only; dropped after fit
 
     def _popularity(self, ev: pd.DataFrame) -> np.ndarray:
@@ -303,12 +306,18 @@ class Recommender:
             self._users, self.hist_items_, first, shape, ranker=self.ranker,
             protocol=self.validation, random_state=self.random_state,
         )  # fmt: skip
-        self.ranker_ = self.served_.name
+        h, w = self.served_.half_life, self.served_.prior_weight
+        self.ranker_ = (
+            self.served_.name
+            + (f"+recency{h:g}" if h else "")
+            + (f"+popularity×{w:g}" if w else "")
+        )
         if choice is not None:
             self.ranker_validation_ = {
                 "protocol": choice.protocol,
                 "chosen": choice.name,
                 "prior_weight": choice.prior_weight,
+                "recency_half_life": choice.half_life,
                 "candidates": choice.validation,
             }
 
@@ -416,6 +425,10 @@ class Recommender:
 
     # ---- scoring -------------------------------------------------------------------------------
 
+    def _recency(self, u: int) -> np.ndarray | None:
+        rank = getattr(self, "hist_recency_", None)
+        return None if rank is None else rank[self.hist_indptr_[u] : self.hist_indptr_[u + 1]]
+
     def _history(self, u: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.hist_indptr_[u], self.hist_indptr_[u + 1]
         return self.hist_items_[a:b], self.hist_affinity_[a:b]
@@ -493,7 +506,7 @@ class Recommender:
         ``unseen``)."""
         served = getattr(self, "served_", None)
         assert served is not None
-        raw = served.scores(u, items)
+        raw = served.scores(u, items, self._recency(u))
         if not served.prior_weight:
             return raw
         return self._minmax(raw, unseen) + served.prior_weight * prior
@@ -649,7 +662,7 @@ class Recommender:
         or item-kNN weights), the taste factors (ALS/BPR), or popularity."""
         served = self.served_
         assert served is not None
-        contrib = served.contributions(items, top) if len(items) else None
+        contrib = served.contributions(items, top, self._recency(u)) if len(items) else None
         out = []
         for t in range(len(top)):
             if contrib is not None and len(items) and contrib[:, t].max() > 0:

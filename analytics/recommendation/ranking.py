@@ -1,9 +1,10 @@
 """The served ranker, chosen on a validation split of the training data (never the test data).
 
 Candidates: EASE at a few regularisations, item-kNN, implicit ALS and BPR, popularity, each alone
-and blended with the popularity prior. Each is fitted on the training customers' earlier (or a
-random part of their) products and scored on the rest by NDCG@10; the best is refitted on all the
-training data and served (:class:`ServedRanker`).
+and blended with the popularity prior; EASE and item-kNN also with a customer's recent products
+weighing more (a product's weight halves every ``h`` products bought after it). Each is fitted on
+the training customers' earlier (or a random part of their) products and scored on the rest by
+NDCG@10; the best is refitted on all the training data and served (:class:`ServedRanker`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 PROTOCOLS = ("temporal", "random")
 EASE_LAMBDAS = (50.0, 200.0, 800.0)
 PRIOR_WEIGHTS = (0.0, 0.1, 0.3)
+RECENCY_HALF_LIVES = (None, 5.0, 20.0)  # in products, newest first; None: all weigh the same
 VALIDATION_FRACTION = 0.2
 
 
@@ -55,6 +57,25 @@ def holdout_mask(
     mask = np.zeros(n, dtype=bool)
     mask[order] = pos >= size - n_test
     return mask
+
+
+def recency_rank(users: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Per pair: how many of the same user's pairs are newer (0 = the newest)."""
+    n = len(users)
+    order = np.lexsort((-np.asarray(times, dtype=np.float64), users))
+    u = users[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(u)) + 1] if n else np.zeros(0, dtype=int)
+    pos = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    rank = np.empty(n, dtype=np.float64)
+    rank[order] = pos
+    return rank
+
+
+def recency_weights(rank: np.ndarray, half_life: float | None) -> np.ndarray:
+    """0.5 ** (rank / half_life): the weight of a history item (1 for all without half-life)."""
+    if not half_life:
+        return np.ones(len(rank))
+    return np.power(0.5, np.asarray(rank, dtype=np.float64) / half_life)
 
 
 def _minmax_rows(s: np.ndarray) -> np.ndarray:
@@ -118,6 +139,7 @@ class Choice:
     prior_weight: float
     validation: dict  # candidate -> metrics on the validation split
     protocol: str
+    half_life: float | None = None  # recency weighting of the history (EASE, item-kNN)
 
 
 def choose_ranker(
@@ -138,29 +160,34 @@ def choose_ranker(
     x_val = rankers.binary_matrix(users[held], items[held], shape)
     pop = np.asarray(x_fit.sum(axis=0), dtype=np.float64).ravel()
     pop = pop / pop.max() if pop.max() > 0 else pop
+    rank = recency_rank(users[~held], first_at[~held])
     results: dict[str, dict] = {}
-    best: tuple[float, str, float] | None = None
+    best: tuple[float, str, float, float | None] | None = None
     for name, make in candidates(random_state, with_mf).items():
         try:
             model = make().fit(x_fit)
         except (ValueError, np.linalg.LinAlgError, MemoryError) as exc:
             log.warning("validation: %s could not be fitted: %s", name, exc)
             continue
-        for w in PRIOR_WEIGHTS if name != "popularity" else (0.0,):
+        by_history = isinstance(model, (rankers.Ease, rankers.ItemKNN))
+        for h in RECENCY_HALF_LIVES if by_history else (None,):
+            weights = recency_weights(rank, h)
+            x_w = sparse.csr_matrix((weights, (users[~held], items[~held])), shape=shape)
+            for w in PRIOR_WEIGHTS if name != "popularity" else (0.0,):
 
-            def scorer(rows, model=model, w=w):
-                s = model.scores(x_fit[rows], rows)
-                return _minmax_rows(s) + w * pop if w else s
+                def scorer(rows, model=model, w=w, x_w=x_w):
+                    s = model.scores(x_w[rows], rows)
+                    return _minmax_rows(s) + w * pop if w else s
 
-            m = evaluate_scores(scorer, x_fit, x_val, k)
-            label = name if not w else f"{name}+popularity×{w:g}"
-            results[label] = m
-            score = m[f"ndcg@{k}"]
-            if best is None or score > best[0] + 1e-12:
-                best = (score, name, w)
+                m = evaluate_scores(scorer, x_fit, x_val, k)
+                label = name + (f"+recency{h:g}" if h else "") + (f"+popularity×{w:g}" if w else "")
+                results[label] = m
+                score = m[f"ndcg@{k}"]
+                if best is None or score > best[0] + 1e-12:
+                    best = (score, name, w, h)
     if best is None:
         return Choice("popularity", 0.0, results, protocol)
-    return Choice(best[1], best[2], results, protocol)
+    return Choice(best[1], best[2], results, protocol, best[3])
 
 
 def make_ranker(name: str, random_state: int = 0):
@@ -181,6 +208,7 @@ class ServedRanker:
     kind: str
     prior_weight: float
     n_items: int
+    half_life: float | None = None
     ease_items: np.ndarray | None = None
     ease_pos: np.ndarray | None = None
     ease_b: np.ndarray | None = None
@@ -207,13 +235,17 @@ class ServedRanker:
         counts = model.counts_
         return cls(name, "popularity", prior_weight, n_items or len(counts), counts=counts)
 
-    def scores(self, u: int, history: np.ndarray) -> np.ndarray:
-        """Raw scores of every product for customer position ``u`` with these history items."""
+    def scores(self, u: int, history: np.ndarray, rank: np.ndarray | None = None) -> np.ndarray:
+        """Raw scores of every product for customer position ``u`` with these history items
+        (``rank``: how many newer items each has, for the recency weighting)."""
+        weights = recency_weights(rank if rank is not None else np.zeros(len(history)),
+                                  self.half_life)  # fmt: skip
         if self.kind == "ease":
             assert self.ease_pos is not None and self.ease_b is not None
             assert self.ease_items is not None
             rows = self.ease_pos[history]
-            kept = self.ease_b[rows[rows >= 0]].sum(axis=0, dtype=np.float64)
+            ok = rows >= 0
+            kept = np.einsum("i,ij->j", weights[ok], self.ease_b[rows[ok]].astype(np.float64))
             # Products outside the EASE block rank below every product in it.
             out = np.full(self.n_items, kept.min() - 1.0 if len(kept) else 0.0)
             out[self.ease_items] = kept
@@ -224,13 +256,20 @@ class ServedRanker:
             return np.einsum("ij,j->i", self.item_factors, self.user_factors[u]).astype(np.float64)
         if self.kind == "neighbours":
             assert self.similarity is not None
-            return np.asarray(self.similarity[history].sum(axis=0), dtype=np.float64).ravel()
+            return np.asarray(weights @ self.similarity[history], dtype=np.float64).ravel()
         assert self.counts is not None
         return np.asarray(self.counts, dtype=np.float64)
 
-    def contributions(self, history: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
+    def contributions(
+        self, history: np.ndarray, targets: np.ndarray, rank: np.ndarray | None = None
+    ) -> np.ndarray | None:
         """(history, targets) weights of each history item towards each target, for "because
         you bought …" reasons; None when the ranker has no such item-to-item weights."""
+        weights = recency_weights(rank if rank is not None else np.zeros(len(history)),
+                                  self.half_life)[:, None]  # fmt: skip
+        return None if (raw := self._pair_weights(history, targets)) is None else weights * raw
+
+    def _pair_weights(self, history: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
         if self.kind == "ease":
             assert self.ease_pos is not None and self.ease_b is not None
             out = np.zeros((len(history), len(targets)))
@@ -257,10 +296,12 @@ def fit_served(
     """The served ranker fitted on every pair: ``ranker="auto"`` chooses it on a validation
     split (:func:`choose_ranker`), a candidate name (e.g. ``ease@200``) fixes it."""
     choice = None
-    prior_weight = 0.0
+    prior_weight, half_life = 0.0, None
     if ranker == "auto":
         choice = choose_ranker(users, items, first_at, shape, protocol=protocol,
                                random_state=random_state)  # fmt: skip
-        ranker, prior_weight = choice.name, choice.prior_weight
+        ranker, prior_weight, half_life = choice.name, choice.prior_weight, choice.half_life
     model = make_ranker(ranker, random_state).fit(rankers.binary_matrix(users, items, shape))
-    return ServedRanker.from_fitted(ranker, model, prior_weight), choice
+    served = ServedRanker.from_fitted(ranker, model, prior_weight)
+    served.half_life = half_life
+    return served, choice

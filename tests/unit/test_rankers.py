@@ -10,7 +10,12 @@ import pytest
 
 from analytics.recommendation import rankers
 from analytics.recommendation.metrics import mean_ranking_metrics, topn_metrics
-from analytics.recommendation.ranking import choose_ranker, evaluate_scores, holdout_mask
+from analytics.recommendation.ranking import (
+    choose_ranker,
+    evaluate_scores,
+    holdout_mask,
+    recency_rank,
+)
 from analytics.recommendation.splits import random_split
 
 
@@ -141,3 +146,34 @@ def test_validation_prefers_structure_to_popularity_and_never_sees_the_test():
     oracle = evaluate_scores(lambda r: (x_fit[r] @ partner).toarray(), x_fit, x_val)
     ease = choice.validation[choice.name]
     assert ease["recall@10"] >= 0.9 * oracle["recall@10"]
+
+
+def test_recency_rank_by_hand():
+    users = np.array([0, 0, 0, 1, 1])
+    times = np.array([5.0, 9.0, 1.0, 3.0, 2.0])
+    assert recency_rank(users, times).tolist() == [1, 0, 2, 0, 1]
+
+
+def test_validation_weighs_recent_history_when_tastes_drift():
+    """Each customer buys 8 products of one block, then 4 of the next: what comes next is in the
+    newer block, so the temporal validation should prefer recent history."""
+    rng = np.random.default_rng(0)
+    n_blocks, size = 10, 12
+    users, items, times = [], [], []
+    for u in range(500):
+        first = int(rng.integers(n_blocks))
+        picks = [(first, 8), ((first + 1) % n_blocks, 6)]
+        t = 0
+        for block, n in picks:
+            for i in rng.choice(size, n, replace=False):
+                users.append(u)
+                items.append(block * size + int(i))
+                times.append(t)
+                t += 1
+    users_a, items_a = np.array(users), np.array(items)
+    choice = choose_ranker(users_a, items_a, np.array(times, dtype=float),
+                           (500, n_blocks * size), protocol="temporal")  # fmt: skip
+    assert choice.half_life is not None, choice.name
+    plain = choice.validation[choice.name]["ndcg@10"] if choice.name in choice.validation else 0
+    chosen = max(v["ndcg@10"] for v in choice.validation.values())
+    assert chosen > plain

@@ -169,7 +169,10 @@ def test_reasons_name_the_history_item_that_contributed_most(fitted):
             if not rec.reason.startswith("because you bought"):
                 continue
             i = fitted.item_index_[rec.product_id]
+            # EASE's weight from each history item, times its recency weight if one was chosen.
             weights = served.ease_b[served.ease_pos[items], served.ease_pos[i]]
+            if served.half_life:
+                weights = weights * 0.5 ** (fitted._recency(u) / served.half_life)
             best = items[int(np.argmax(weights))]
             assert rec.reason.endswith(f"({fitted.skus_[best]})")
             checked += 1
