@@ -261,10 +261,14 @@ class ForecastReport:
 
 
 def _load_tasks(
-    engine: Engine, config: ForecastConfig, source: str = "orders", min_units: float = 0.0
+    engine: Engine,
+    config: ForecastConfig,
+    source: str = "orders",
+    min_units: float = 0.0,
+    until: dt.datetime | None = None,
 ):
     """Loads the store once: the window, the tasks and the product facts of a run."""
-    window = load_window(engine, config, source)
+    window = load_window(engine, config, source, until=until)
     products = load_products(engine)
     active = products[products["active"]]
     ids = [int(p) for p in active["product_id"]]
@@ -384,11 +388,12 @@ def _forecast_store(
     progress,
     source: str = "orders",
     min_units: float = 0.0,
+    until: dt.datetime | None = None,
 ):
     """Loads the store once and forecasts every SKU: (window, facts, results, load seconds)."""
     started = time.perf_counter()
     executor = _executor(n_jobs)  # the workers start while the store loads
-    window, tasks, facts = _load_tasks(engine, config, source, min_units)
+    window, tasks, facts = _load_tasks(engine, config, source, min_units, until)
     loaded = time.perf_counter() - started
     return window, facts, _run_tasks(tasks, config, executor, n_jobs, progress), loaded
 
@@ -567,6 +572,7 @@ def evaluate_forecast(
     freq: str = "D",
     source: str = "orders",
     min_units: float = 0.0,
+    until: dt.datetime | None = None,
 ) -> dict:
     """Backtest metrics over every active product with demand, stored nowhere.
 
@@ -577,7 +583,8 @@ def evaluate_forecast(
     the coverage of daily, weekly and whole-window totals before and after calibration
     (learned on the older origins, measured on the newest), and per-SKU metrics. ``freq`` "W"
     works in weeks (``test_days`` then counts weeks, default 4); ``source`` "ratings" counts
-    ratings as demand; ``min_units`` leaves out series with less in the window.
+    ratings as demand; ``min_units`` leaves out series with less in the window; ``until``
+    backtests as if the data ended then.
     """
     started = time.perf_counter()
     if freq == "W":
@@ -585,7 +592,7 @@ def evaluate_forecast(
     else:
         config = ForecastConfig(origins=origins, test_days=test_days or 28, compare_all=compare_all)
     window, _facts, results, _load = _forecast_store(
-        engine, config, n_jobs, progress, source, min_units
+        engine, config, n_jobs, progress, source, min_units, until
     )
     per_sku = [
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
 
 from bot.cli.main import add_json_flag, emit
@@ -114,6 +115,8 @@ def register(sub, evaluate_sub) -> None:
         metavar="N",
         help="leave out series with less demand than this in the history window",
     )
+    e.add_argument("--until", type=parse_day, metavar="YYYY-MM-DD",
+                   help="backtest as if the data ended on this day")  # fmt: skip
     add_freq_flags(e, auto=False)
     e.add_argument("--jobs", type=_int_in("--jobs", 1, 64), default=2, metavar="N")
     e.add_argument(
@@ -142,6 +145,16 @@ def add_freq_flags(parser, auto: bool = True) -> None:
         help="what counts as demand: order lines (default) or ratings per product (a proxy "
         "for data sets without sales, e.g. MovieLens)",
     )
+
+
+def parse_day(value: str) -> dt.datetime:
+    """A YYYY-MM-DD argument as the start of that day."""
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date like 2026-09-01, got {value!r}"
+        ) from None
 
 
 def resolve_freq(engine, args) -> str:
@@ -367,6 +380,7 @@ def _evaluate(args) -> int:
         freq=args.freq,
         source=args.demand,
         min_units=args.min_units,
+        until=args.until,
     )
     emit(args, result, format_evaluation(result, per_sku=args.per_sku))
     return 0

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-
-from bot.cli.forecast import _int_in, _pct, _service_level, add_freq_flags, resolve_freq
+from bot.cli.forecast import (
+    _int_in,
+    _pct,
+    _service_level,
+    add_freq_flags,
+    parse_day,
+    resolve_freq,
+)
 from bot.cli.main import add_json_flag, emit
 from shop.store import get_engine
 
@@ -33,22 +37,13 @@ def register(sub, evaluate_sub) -> None:
                    "where unknown, e.g. with --demand ratings)")  # fmt: skip
     e.add_argument("--min-units", type=float, default=0.0, metavar="N",
                    help="leave out series with less demand in the history window")  # fmt: skip
-    e.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
+    e.add_argument("--until", type=parse_day, metavar="YYYY-MM-DD",
                    help="replay the weeks before this day, as if the data ended there")  # fmt: skip
     e.add_argument("--jobs", type=_int_in("--jobs", 1, 64), default=2, metavar="N")
     e.add_argument("--per-sku", action="store_true", help="also print one line per SKU")
     add_freq_flags(e)
     add_json_flag(e)
     e.set_defaults(handler=_evaluate)
-
-
-def _date(value: str) -> dt.datetime:
-    try:
-        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a date like 2026-09-01, got {value!r}"
-        ) from None
 
 
 def _row(name: str, r: dict) -> str:
