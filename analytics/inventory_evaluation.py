@@ -288,7 +288,7 @@ def evaluate_inventory(
             "steps": replay_steps,
             "review_steps": review,
             "step_days": step,
-            "lead_days": lead_days or "per product",
+            "lead_days": lead_days or ("per product" if source == "orders" else DEFAULT_LEAD_DAYS),
         },  # fmt: skip
         "series": len(tasks),
         "methods": {
