@@ -488,26 +488,29 @@ class StockStatus:
 def joint_quantiles(
     engine: Engine, run_id: int, forecasts: dict | None = None
 ) -> tuple[dict[int, dict], int]:
-    """({product id: running-total quantiles}, step days) of forecast run ``run_id``, from the
-    forecasts artifact (``forecasts``, else the latest saved one) when it belongs to that run
-    (same run id and model version); ({}, 1) otherwise."""
+    """({product id: running-total quantiles}, days per step) of forecast run ``run_id``: the
+    quantiles from the forecasts artifact (``forecasts``, else the latest saved one) when it
+    belongs to that run (same run id and model version), else none; the step from the run's
+    parameters (7 for a weekly run)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(AnalyticsRun.model_version, AnalyticsRun.params).where(AnalyticsRun.id == run_id)
+        ).first()
+    version, params = (row.model_version, row.params or {}) if row else (None, {})
+    step_days = 7 if params.get("freq") == "W" else 1
     if forecasts is None:
         try:
             forecasts = artifacts.load("forecasts")
         except ModelMissing:
-            return {}, 1
-    with engine.connect() as conn:
-        version = conn.execute(
-            select(AnalyticsRun.model_version).where(AnalyticsRun.id == run_id)
-        ).scalar()
+            return {}, step_days
     if not forecasts or (forecasts.get("run_id"), forecasts.get("version")) != (run_id, version):
-        return {}, 1
+        return {}, step_days
     joint = {
         int(e["product_id"]): e["cumulative"]
         for e in forecasts.get("skus", {}).values()
         if e.get("cumulative")
     }
-    return joint, int(forecasts.get("step_days", 1))
+    return joint, step_days
 
 
 def _latest_service_level(engine: Engine) -> float:

@@ -489,3 +489,40 @@ def test_cli_forecast_reorder_and_errors(tmp_path, monkeypatch, capsys):
     assert ev["per_sku"][0]["backtest"]["seasonal_naive"]["origins"] == 2
     assert 0 <= ev["chosen"]["coverage95"] <= 1
     eng.dispose()
+
+
+def test_a_weekly_shop_is_forecast_and_reordered_per_week(engine):
+    """Weekly totals, each dated on its Monday: detected as weekly, forecast in weeks, and the
+    reorder point counts a 14-day lead time as two weekly steps."""
+    from analytics.forecasting.demand import frequency_of
+    from analytics.forecasting.selection import weekly_config
+
+    rng = np.random.default_rng(5)
+    first_monday = dt.datetime(2024, 1, 1, 12)  # a Monday
+    with session_scope(engine) as s:
+        customer = Customer(email="weekly@example.com", name="Weekly Buyer")
+        p = Product(sku="FOO-0001", name="Weekly tea", category="food", price=Decimal("4.00"))
+        s.add_all([customer, p])
+        s.flush()
+        s.add(Inventory(product_id=p.id, on_hand=40, on_order=0, lead_time_days=14))
+        orders, items = [], []
+        for w, qty in enumerate(rng.poisson(50, 120)):
+            orders.append({"id": w + 1, "order_number": 300000 + w, "customer_id": customer.id,
+                           "status": "delivered", "total": Decimal("4.00") * int(qty),
+                           "placed_at": first_monday + dt.timedelta(weeks=w)})  # fmt: skip
+            items.append({"order_id": w + 1, "product_id": p.id, "quantity": int(qty),
+                          "unit_price": Decimal("4.00")})  # fmt: skip
+        s.execute(insert(Order), orders)
+        s.execute(insert(OrderItem), items)
+    assert frequency_of(engine) == "W"
+    config = weekly_config()
+    report = run_forecasts(engine, n_jobs=1, config=config, horizon=config.horizon)
+    assert report.first_day.weekday() == 0 and report.step_days == 7
+    entry = report.artifact["skus"]["FOO-0001"]
+    assert len(entry["mean"]) == len(entry["weeks"]) == config.horizon
+    assert 40 < entry["mean"][0] < 60 and entry["weeks"][0]["lo95"] < 50 < entry["weeks"][0]["hi95"]
+    advice = run_reorder(engine, forecasts=report.artifact).items[0]
+    assert advice.intervals == "joint"
+    assert advice.lead_time_demand == pytest.approx(sum(entry["mean"][:2]), abs=0.01)
+    assert advice.reorder_point >= advice.lead_time_demand
+    assert 5 < advice.mean_daily < 9  # ~50 a week
