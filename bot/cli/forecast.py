@@ -197,19 +197,21 @@ def format_forecast(fc, weekly: bool = False) -> str:
     """The human-readable forecast of a :class:`~analytics.forecasting.SkuForecast`."""
     f = fc.forecast
     hist = fc.history
-    recent = hist.iloc[-56:]
-    sold_days = float((hist.iloc[-365:] > 0).mean()) if len(hist) else 0.0
+    step, steps = ("week", "weeks") if fc.freq == "W" else ("day", "days")
+    recent = hist.iloc[-8:] if fc.freq == "W" else hist.iloc[-56:]
+    year = hist.iloc[-52:] if fc.freq == "W" else hist.iloc[-365:]
+    sold_share = float((year > 0).mean()) if len(hist) else 0.0
     origins = next((m["origins"] for m in fc.backtest.values() if m), 0)
     lines = [
         f"{fc.sku}  {fc.name}",
-        f"forecast for {len(f)} days from {f.index[0].date()} "
+        f"forecast for {len(f)} {steps} from {f.index[0].date()} "
         f"(data up to {fc.data_end:%Y-%m-%d %H:%M})",
         f"method: {fc.method} — {fc.detail}",
         f"  why: {fc.reason}",
-        f"series: {fc.kind} (a sale on {100 * sold_days:.0f}% of days); {len(hist)} days of "
-        f"history, last {len(recent)} days {recent.mean():.2f} units/day",
+        f"series: {fc.kind} (a sale in {100 * sold_share:.0f}% of {steps}); {len(hist)} {steps} "
+        f"of history, last {len(recent)} {steps} {recent.mean():.2f} units/{step}",
         "",
-        f"backtest ({origins} origins × {_test_days(fc.backtest)} days; * = used):"
+        f"backtest ({origins} origins × {_test_days(fc.backtest)} {steps}; * = used):"
         if origins
         else "backtest:",
         *_backtest_lines(fc.backtest, fc.method),
