@@ -1,5 +1,5 @@
-"""The fitted recommender: a surprise rating model plus an item co-occurrence ranker, served from
-numpy arrays (no pandas, no database in :meth:`Recommender.recommend`)."""
+"""The fitted recommender: the served top-N ranker (``ranking``), a surprise rating model and item
+co-occurrence, served from numpy arrays (no pandas, no database in :meth:`Recommender.recommend`)."""
 
 from __future__ import annotations
 
