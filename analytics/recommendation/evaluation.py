@@ -14,8 +14,9 @@ from sqlalchemy.engine import Engine
 from analytics import data
 from analytics.recommendation import rankers, splits
 from analytics.recommendation import signal as sigmod
-from analytics.recommendation.model import ALGORITHM_NAMES, ALGORITHMS, Recommender
+from analytics.recommendation.model import Recommender
 from analytics.recommendation.ranking import evaluate_scores, implicit_available
+from analytics.recommendation.rating_model import ALGORITHM_NAMES, ALGORITHMS
 from shop.errors import NoData
 from shop.store.models import CustomerSegment
 

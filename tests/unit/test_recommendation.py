@@ -24,7 +24,7 @@ from analytics.recommendation import (
     train_recommender,
 )
 from analytics.recommendation.metrics import ndcg_at_k, precision_at_k, recall_at_k
-from analytics.recommendation.model import fit_surprise
+from analytics.recommendation.rating_model import fit_surprise
 from analytics.recommendation.signal import events
 from shop.errors import NoData, NotFound
 from shop.store import make_engine, session_scope, upgrade
