@@ -36,9 +36,12 @@ class VersionWriter:
         self.root.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.version}-", dir=self.root))
         self.metadata: dict[str, Any] = {"version": self.version, "created_at": self.version}
+        # What this version saved, for later steps of the same training (no reload from disk).
+        self.saved: dict[str, Any] = {}
 
     def save(self, name: str, obj: Any) -> None:
         joblib.dump(obj, self._tmp / f"{name}.joblib", compress=3)
+        self.saved[name] = obj
 
     def commit(self, keep: int = 3) -> Path:
         (self._tmp / "metadata.json").write_text(json.dumps(self.metadata, indent=2, default=str))

@@ -3,16 +3,20 @@
 The arithmetic (pure functions, checked by hand-computed examples in the tests):
 
 - lead-time demand ``D_L`` = sum of the daily forecast means over the lead time ``L``;
-- daily uncertainty ``σ_d`` = the upper half-width of the forecast's 95% interval divided by
-  z(0.975) = 1.96, i.e. ``(hi95 − mean) / 1.96``. The upper side is used because stock-outs come
-  from demand above the forecast and it is not distorted by clipping the lower bound at zero;
-- ``σ_L`` = sqrt(Σ σ_d²) over the lead time (daily errors treated as independent);
-- safety stock ``SS`` = z(service level) · σ_L, with z from ``scipy.stats.norm.ppf``;
-- reorder point ``ROP`` = D_L + SS; inventory position = on hand + on order;
-  reorder now when position ≤ ROP (and below the order-up-to level, so there is something to
-  order);
-- order-up-to level ``S`` = demand over lead time + review period ``R`` (default 7 days) plus
-  z · σ_{L+R}; suggested quantity = ceil(S − position) when reordering now, else 0;
+- reorder point ``ROP`` = the service-level quantile of the lead-time total, read from the
+  forecast's joint sample paths (calibrated on the backtests; the artifact's ``cumulative``
+  quantiles of the running total). A sum of daily bounds is not a bound of the sum, and days
+  are not independent (a SARIMA's errors carry over), so this is what the service level needs;
+- safety stock ``SS`` = ROP − D_L (``σ_L`` reported = SS / z);
+- inventory position = on hand + on order; reorder now when position ≤ ROP (and below the
+  order-up-to level, so there is something to order);
+- order-up-to level ``S`` = the same quantile of the total over lead time + review period ``R``
+  (default 7 days); suggested quantity = ceil(S − position) when reordering now, else 0;
+- without joint quantiles (a forecast run from before they existed) the older normal
+  approximation is used: ``σ_d`` = (hi95 − mean) / 1.96 per day, ``σ_L`` = sqrt(Σ σ_d²) treating
+  days as independent, SS = z(service level) · σ_L, S = D_{L+R} + z · σ_{L+R};
+- a lead time beyond the forecast horizon extends the running-total quantile by the mean of the
+  repeated last week and widens its excess over the mean by sqrt(time);
 - days of cover = on hand / mean daily forecast over the horizon (None if nothing is forecast;
   0 when nothing is on hand);
 - expected stock-out date = the first forecast day on which cumulative forecast demand exceeds
@@ -117,6 +121,30 @@ class Advice:
     mean_daily: float
     days_of_cover: float | None
     stockout_date: dt.date | None
+    intervals: str = "joint"  # joint: quantiles of sample-path totals; independent: normal days
+
+
+def total_quantile(
+    cumulative: dict[str, list[float]], means: np.ndarray, steps: int, service_level: float
+) -> float | None:
+    """The ``service_level`` quantile of the total demand over the first ``steps`` steps, from
+    the running-total quantiles ``cumulative`` (level -> one value per step); interpolated
+    between levels, extended beyond the horizon (see the module docstring); None when the
+    level is outside the table."""
+    if steps <= 0:
+        return 0.0
+    levels = sorted(float(k) for k in cumulative)
+    if not levels or not levels[0] <= service_level <= levels[-1]:
+        return None
+    table = np.array([cumulative[f"{lv:g}"] for lv in levels], dtype=float)  # (levels, H)
+    horizon = table.shape[1]
+    n = min(steps, horizon)
+    q = float(np.interp(service_level, levels, table[:, n - 1]))
+    if steps <= horizon:
+        return q
+    mean_h = float(np.sum(means[:horizon]))
+    extra = float(np.sum(extend(means, steps)[horizon:]))
+    return mean_h + extra + (q - mean_h) * math.sqrt(steps / horizon)
 
 
 def advise(
@@ -129,28 +157,44 @@ def advise(
     first_day: dt.date,
     service_level: float = DEFAULT_SERVICE_LEVEL,
     review_days: int = DEFAULT_REVIEW_DAYS,
+    cumulative: dict[str, list[float]] | None = None,
+    step_days: int = 1,
 ) -> Advice:
-    """The advice for one product from its daily forecast (``means``/``hi95`` from ``first_day``).
+    """The advice for one product from its forecast (``means``/``hi95`` per step of
+    ``step_days`` from ``first_day``; ``cumulative``: the running total's quantiles by level).
 
     See the module docstring for each formula.
     """
     z = service_z(service_level)
     means = np.asarray(means, dtype=float)
-    sigmas = daily_sigma(means, hi95)
     lead = max(0, int(lead_time_days))
-    cover_days = lead + max(0, int(review_days))
-    m_cover, s_cover = extend(means, cover_days), extend(sigmas, cover_days)
-    ltd = float(m_cover[:lead].sum())
-    sigma_l = float(math.sqrt(float((s_cover[:lead] ** 2).sum())))
-    safety = z * sigma_l
-    rop = ltd + safety
+    lead_steps = math.ceil(lead / step_days)
+    cover_steps = lead_steps + math.ceil(max(0, int(review_days)) / step_days)
+    m_cover = extend(means, cover_steps)
+    ltd = float(m_cover[:lead_steps].sum())
+    rop = s_level = None
+    if cumulative:
+        rop = total_quantile(cumulative, means, lead_steps, service_level)
+        s_level = total_quantile(cumulative, means, cover_steps, service_level)
+    if rop is not None and s_level is not None:
+        intervals = "joint"
+        rop = max(rop, ltd)
+        safety = rop - ltd
+        sigma_l = safety / z if z > 0 else 0.0
+        order_up_to = max(s_level, float(m_cover.sum()), rop)
+    else:
+        intervals = "independent"
+        s_cover = extend(daily_sigma(means, hi95), cover_steps)
+        sigma_l = float(math.sqrt(float((s_cover[:lead_steps] ** 2).sum())))
+        safety = z * sigma_l
+        rop = ltd + safety
+        order_up_to = float(m_cover.sum()) + z * float(math.sqrt(float((s_cover**2).sum())))
     position = int(on_hand) + int(on_order)
-    order_up_to = float(m_cover.sum()) + z * float(math.sqrt(float((s_cover**2).sum())))
     # S >= ROP, so this only leaves out position == ROP == S (e.g. nothing on hand and nothing
     # forecast), where there is nothing to order.
     reorder_now = position <= rop and order_up_to > position
     quantity = max(0, math.ceil(order_up_to - position - 1e-9)) if reorder_now else 0
-    mean_daily = float(means.mean()) if len(means) else 0.0
+    mean_daily = float(means.mean()) / step_days if len(means) else 0.0
     out_idx = stockout_day(on_hand, means)
     return Advice(
         on_hand=int(on_hand),
@@ -167,7 +211,10 @@ def advise(
         order_quantity=int(quantity),
         mean_daily=mean_daily,
         days_of_cover=days_of_cover(on_hand, mean_daily),
-        stockout_date=None if out_idx is None else first_day + dt.timedelta(days=out_idx),
+        stockout_date=None
+        if out_idx is None
+        else first_day + dt.timedelta(days=out_idx * step_days),
+        intervals=intervals,
     )
 
 
@@ -271,7 +318,14 @@ def _forecast_rows(engine: Engine, run_id: int, product_id: int | None = None) -
     return pd.DataFrame(rows, columns=["product_id", "day", "method", "mean", "hi95"])
 
 
-def _advice_for(products: pd.DataFrame, rows: pd.DataFrame, service_level, review_days):
+def _advice_for(
+    products: pd.DataFrame,
+    rows: pd.DataFrame,
+    service_level,
+    review_days,
+    joint: dict[int, dict] | None = None,
+    step_days: int = 1,
+):
     stock = products.set_index("product_id")
     items = []
     for pid, f in rows.groupby("product_id", sort=False):
@@ -279,6 +333,8 @@ def _advice_for(products: pd.DataFrame, rows: pd.DataFrame, service_level, revie
             continue
         p = stock.loc[pid]
         advice = advise(
+            cumulative=(joint or {}).get(int(pid)),
+            step_days=step_days,
             on_hand=int(p["on_hand"]),
             on_order=int(p["on_order"]),
             lead_time_days=int(p["lead_time_days"]),
@@ -307,6 +363,7 @@ def run_reorder(
     forecast_run_id: int | None = None,
     version: str | None = None,
     review_days: int = DEFAULT_REVIEW_DAYS,
+    forecasts: dict | None = None,
 ) -> ReorderReport:
     """Reorder advice for every product in a forecast run (default: the latest), stored in one
     transaction as an ``AnalyticsRun(kind="reorder")`` and ``ReorderAdvice`` rows.
@@ -327,7 +384,8 @@ def run_reorder(
     rows = _forecast_rows(engine, run_id)
     if rows.empty:
         raise ModelMissing(f"forecast run {run_id} has no forecasts — run `shopbot train` again")
-    items = _advice_for(products, rows, service_level, review_days)
+    joint, step_days = joint_quantiles(engine, run_id, forecasts)
+    items = _advice_for(products, rows, service_level, review_days, joint, step_days)
     version = version or artifacts.new_version()
     first_day = rows["day"].min()
     metrics = {
@@ -347,7 +405,12 @@ def run_reorder(
                 "service_level": service_level,
                 "review_days": review_days,
                 "forecast_run_id": run_id,
-                "sigma": "upper half-width of the forecast's 95% interval / 1.96, independent days",
+                "intervals": (
+                    "quantiles of the lead-time total from the forecasts' joint sample paths, "
+                    "calibrated on backtests"
+                    if joint
+                    else "upper half-width of the forecast's 95% interval / 1.96, independent days"
+                ),
             },
             metrics=metrics,
         )
@@ -422,6 +485,34 @@ class StockStatus:
         return d
 
 
+def joint_quantiles(
+    engine: Engine, run_id: int, forecasts: dict | None = None
+) -> tuple[dict[int, dict], int]:
+    """({product id: running-total quantiles}, days per step) of forecast run ``run_id``: the
+    quantiles from the forecasts artifact (``forecasts``, else the latest saved one) when it
+    belongs to that run (same run id and model version), else none; the step from the run's
+    parameters (7 for a weekly run)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(AnalyticsRun.model_version, AnalyticsRun.params).where(AnalyticsRun.id == run_id)
+        ).first()
+    version, params = (row.model_version, row.params or {}) if row else (None, {})
+    step_days = 7 if params.get("freq") == "W" else 1
+    if forecasts is None:
+        try:
+            forecasts = artifacts.load("forecasts")
+        except ModelMissing:
+            return {}, step_days
+    if not forecasts or (forecasts.get("run_id"), forecasts.get("version")) != (run_id, version):
+        return {}, step_days
+    joint = {
+        int(e["product_id"]): e["cumulative"]
+        for e in forecasts.get("skus", {}).values()
+        if e.get("cumulative")
+    }
+    return joint, step_days
+
+
 def _latest_service_level(engine: Engine) -> float:
     run = _latest_run(engine, "reorder")
     return float(((run.params if run else None) or {}).get("service_level", DEFAULT_SERVICE_LEVEL))
@@ -481,7 +572,10 @@ def stock_status(engine: Engine, sku: str) -> StockStatus:
         note = "no forecast for this product (no sales yet, or inactive)"
         return StockStatus(**base, **empty, forecast_run_id=run_id, note=note)
     this = products[products["product_id"] == p["product_id"]]
-    items = _advice_for(this, rows, _latest_service_level(engine), DEFAULT_REVIEW_DAYS)
+    joint, step_days = joint_quantiles(engine, run_id)
+    items = _advice_for(
+        this, rows, _latest_service_level(engine), DEFAULT_REVIEW_DAYS, joint, step_days
+    )
     a = items[0]
     return StockStatus(
         **base,

@@ -27,7 +27,7 @@ from shop.store.models import Inventory, Order, OrderItem, Product, Rating
 log = logging.getLogger(__name__)
 
 # Bump when a change to the analytics code should force a retrain of existing installations.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 
 def data_fingerprint(engine: Engine) -> str:
@@ -93,8 +93,15 @@ def _segments(engine, version, writer, _progress):
 
 def _forecasts(engine, version, writer, progress):
     from analytics.forecasting import run_forecasts
+    from analytics.forecasting.demand import frequency_of
+    from analytics.forecasting.selection import weekly_config
 
-    report = run_forecasts(engine, version=version, progress=progress)
+    # A shop whose history is recorded per week (detected on import) is forecast per week.
+    config = weekly_config() if frequency_of(engine) == "W" else None
+    horizon = config.horizon if config else 28
+    report = run_forecasts(
+        engine, version=version, progress=progress, config=config, horizon=horizon
+    )
     writer.save("forecasts", report.artifact)
     writer.metadata["forecast_run_id"] = report.run_id
     data = report.to_dict()
@@ -107,7 +114,9 @@ def _reorder(engine, version, writer, _progress):
     run_id = writer.metadata.get("forecast_run_id")
     if run_id is None:
         raise NoData("no forecasts were made, so there is no reorder advice")
-    report = run_reorder(engine, forecast_run_id=run_id, version=version)
+    report = run_reorder(
+        engine, forecast_run_id=run_id, version=version, forecasts=writer.saved.get("forecasts")
+    )
     data = report.to_dict()
     return data, f"{data.get('reorder_now_count', '?')} products to reorder now"
 

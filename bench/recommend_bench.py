@@ -1,12 +1,15 @@
 """Recommender benchmark: fit time and ``recommend()`` latency (p50/p95/p99 over 1,000 calls) at
-three data sizes of MovieLens-shaped synthetic ratings, plus the demo shop when given.
+three data sizes of MovieLens-shaped synthetic ratings, plus any shop database given with
+``--db LABEL=URL`` (e.g. the demo shop, or MovieLens latest-small imported with
+``shopbot import ratings``).
 
 No MovieLens file is shipped or downloaded: ``analytics.recommendation.synthetic.movielens_like``
 generates data with the same shape (the "medium" size has MovieLens-100k's 943 users, 1,682
 items and 100,000 ratings). ``--evaluate`` also runs the held-out evaluation at that size, which
 shows the known gap between rating accuracy and ranking quality.
 
-    .venv/bin/python -m bench.recommend_bench [--demo-db URL] [--evaluate] [--json FILE]
+    .venv/bin/python -m bench.recommend_bench [--db LABEL=URL …] [--sizes …] [--evaluate]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import joblib
 import numpy as np
 
 from analytics.recommendation import Recommender, evaluate_frames
+from analytics.recommendation.evaluation import KNN_MAX_ITEMS
 from tests.support.synthetic import movielens_like
 
 SIZES = {
@@ -63,6 +67,8 @@ def artifact_mb(model: Recommender) -> float:
 
 def bench_frames(label: str, frames: dict, algorithms=("svd", "knn")) -> list[dict]:
     rows = []
+    if len(frames["products"]) > KNN_MAX_ITEMS:  # products² similarities: not servable
+        algorithms = tuple(a for a in algorithms if a != "knn")
     for algo in algorithms:
         t0 = time.perf_counter()
         model = Recommender(algo).fit(
@@ -73,6 +79,7 @@ def bench_frames(label: str, frames: dict, algorithms=("svd", "knn")) -> list[di
         row = {
             "data": label,
             "algorithm": model.algorithm_,
+            "ranker": model.ranker_,
             "customers": len(model.customer_ids_),
             "products": len(model.product_ids_),
             "pairs": model.signal_summary_["pairs"],
@@ -86,7 +93,7 @@ def bench_frames(label: str, frames: dict, algorithms=("svd", "knn")) -> list[di
 
 
 def markdown(rows: list[dict]) -> str:
-    cols = ["data", "algorithm", "customers", "products", "pairs", "fit_s", "p50_ms", "p95_ms",
+    cols = ["data", "algorithm", "ranker", "customers", "products", "pairs", "fit_s", "p50_ms", "p95_ms",
             "p99_ms", "max_ms", "cpu_p50_ms", "cpu_p95_ms", "cpu_p99_ms", "artifact_mb"]  # fmt: skip
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
@@ -95,7 +102,13 @@ def markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--demo-db", metavar="URL", help="also bench the shop in this database")
+    parser.add_argument(
+        "--db",
+        action="append",
+        default=[],
+        metavar="LABEL=URL",
+        help="also bench the shop in this database (repeatable)",
+    )
     parser.add_argument("--evaluate", action="store_true", help="held-out metrics at ML-100k size")
     parser.add_argument("--sizes", nargs="*", default=list(SIZES), help="which sizes to run")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
@@ -104,11 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     for name in args.sizes:
         rows += bench_frames(name, movielens_like(**SIZES[name], seed=0))
-    if args.demo_db:
+    for spec in args.db:
         from analytics.recommendation import load_frames
         from shop.store import make_engine
 
-        rows += bench_frames("demo shop", load_frames(make_engine(args.demo_db)))
+        label, _, url = spec.partition("=")
+        rows += bench_frames(label, load_frames(make_engine(url)))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -126,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nheld-out evaluation, MovieLens-100k-shaped synthetic data:")
         for algo in ("svd", "knn"):
             r = m["rating"][algo]
-            print(f"  {algo}: RMSE {r['rmse']:.3f}  MAE {r['mae']:.3f}")
+            if r.get("rmse") is not None:
+                print(f"  {algo}: RMSE {r['rmse']:.3f}  MAE {r['mae']:.3f}")
         for name, r in m["ranking"].items():
             print(f"  {name:<18} P@10 {r['precision@10']:.3f}  R@10 {r['recall@10']:.3f}  "
                   f"NDCG@10 {r['ndcg@10']:.3f}")  # fmt: skip

@@ -23,15 +23,22 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from analytics import artifacts
-from analytics.data import data_end, load_products, load_purchases
+from analytics.data import load_products
 from analytics.forecasting.artifact import build_artifact
-from analytics.forecasting.methods import COLUMNS, SeasonalNaive, average_demand_interval
-from analytics.forecasting.selection import ForecastConfig, SeriesResult, forecast_series
-from analytics.forecasting.series import (
-    daily_matrix,
-    last_full_day,
-    product_series,
-    series_starts,
+from analytics.forecasting.calibrated import calibrate, held_out_coverage, served_intervals
+from analytics.forecasting.demand import DemandWindow, load_window, product_histories
+from analytics.forecasting.intervals import Calibration, calibration_from_dict
+from analytics.forecasting.methods import (
+    COLUMNS,
+    SeasonalNaive,
+    average_demand_interval,
+    forecast_frame,
+)
+from analytics.forecasting.selection import (
+    ForecastConfig,
+    SeriesResult,
+    forecast_series,
+    weekly_config,
 )
 from analytics.inventory import find_product
 from shop.errors import NoData, ShopbotError
@@ -66,22 +73,21 @@ class SkuForecast:
     backtest: dict[str, dict | None]  # method -> mase, smape, mae, coverage80/95, origins, points
     data_end: dt.datetime
     notes: list[str] = field(default_factory=list)
+    freq: str = "D"
+    # Per whole week from the first forecast day: mean and the 80%/95% interval of the week's
+    # total, from the joint sample paths (not the sum of daily bounds).
+    weeks: list[dict] = field(default_factory=list)
+    calibrated: bool = False
 
     def weekly_forecast(self) -> pd.DataFrame:
-        """Forecast summed per 7-day block from the first forecast day: mean and a 95% upper
-        bound treating days as independent (sqrt of summed squared half-widths)."""
-        f = self.forecast.reset_index(drop=True)
-        block = np.arange(len(f)) // 7
-        half = ((f["hi95"] - f["mean"]) ** 2).groupby(block).sum() ** 0.5
-        out = pd.DataFrame(
-            {
-                "start": [self.forecast.index[i * 7] for i in range(block.max() + 1)],
-                "days": f.groupby(block).size(),
-                "mean": f["mean"].groupby(block).sum(),
-                "hi95": f["mean"].groupby(block).sum() + half,
-            }
-        )
-        return out
+        """One row per week: start, steps, mean and the interval of the week's total."""
+        step = 1 if self.freq == "W" else 7
+        rows = [
+            {"start": self.forecast.index[i * step], "days": min(step, len(self.forecast) - i * step)
+             * (7 if self.freq == "W" else 1), **w}
+            for i, w in enumerate(self.weeks)
+        ]  # fmt: skip
+        return pd.DataFrame(rows)
 
     def to_dict(self, history_days: int = 56) -> dict:
         """JSON-ready: the last ``history_days`` of history, the forecast per day, the backtests."""
@@ -104,34 +110,43 @@ class SkuForecast:
                 for day, row in self.forecast.iterrows()
             ],
             "backtest": self.backtest,
+            "freq": self.freq,
+            "weeks": self.weeks,
+            "intervals_calibrated": self.calibrated,
             "notes": self.notes,
         }
 
 
 def forecast_sku(
-    engine: Engine, sku: str, horizon: int = 28, *, config: ForecastConfig | None = None
+    engine: Engine,
+    sku: str,
+    horizon: int = 28,
+    *,
+    config: ForecastConfig | None = None,
+    source: str = "orders",
 ) -> SkuForecast:
-    """The demand forecast for one SKU, computed now from the store.
+    """The demand forecast for one SKU, computed now from the store (``horizon`` in steps:
+    days, or weeks with a weekly ``config``).
 
     Takes a few seconds on the demo shop (it reads the order lines of the history window and
     fits the models); a chat should answer from the trained artifact (:func:`lookup`) instead.
-    Raises NotFound for an unknown SKU and NoData for a product that never sold.
+    Intervals use the calibration of the latest trained forecasts when there are any. Raises
+    NotFound for an unknown SKU and NoData for a product that never sold.
     """
     config = _with_horizon(config, horizon)
     product = find_product(load_products(engine), sku)
     sku = str(product["sku"])
     pid = int(product["product_id"])
-    no_sales = NoData(f"SKU {sku} has no sales yet, so there is nothing to forecast")
-    end = data_end(engine)
-    if end is None:
-        raise no_sales
-    purchases, first, last = _load_window(engine, end, config)
-    matrix = daily_matrix(purchases[purchases["product_id"] == pid], first, last)
-    start = series_starts(engine, matrix, [pid])[pid]
-    if start is None:
-        raise no_sales
-    history = product_series(matrix, pid, start)
+    window = load_window(engine, config, source)
+    history = product_histories(engine, window, [pid], config).get(pid)
+    if history is None:
+        raise NoData(f"SKU {sku} has no sales yet, so there is nothing to forecast")
     result = forecast_series(sku, history.to_numpy(), config)
+    cal = _trained_calibration(config)
+    served = _serve(result, cal, config)
+    notes = list(result.notes)
+    if cal is None:
+        notes.append("intervals not calibrated yet: `shopbot train` learns the calibration")
     return SkuForecast(
         sku=sku,
         product_id=pid,
@@ -141,20 +156,36 @@ def forecast_sku(
         kind=result.kind,
         reason=result.reason,
         history=history,
-        forecast=_dated(result, last),
+        forecast=_dated(result, window, config),
         backtest=result.metrics_dict(),
-        data_end=end,
-        notes=result.notes,
+        data_end=window.end,
+        notes=notes,
+        freq=config.freq,
+        weeks=served.get("weeks", []),
+        calibrated=cal is not None,
     )
 
 
-def _load_window(engine: Engine, end: dt.datetime, config: ForecastConfig):
-    """Order lines of the bounded history window, and the window's first and last full day."""
-    since = dt.datetime.combine(end.date() - dt.timedelta(days=config.history_days), dt.time())
-    purchases = load_purchases(engine, since=since)
-    last = last_full_day(end, purchases["placed_at"])
-    first = last - dt.timedelta(days=config.history_days - 1)
-    return purchases, first, last
+def _trained_calibration(config: ForecastConfig) -> Calibration | None:
+    """The calibration of the latest trained forecasts of the same frequency, if any."""
+    try:
+        art = artifacts.load("forecasts")
+    except ShopbotError:
+        return None
+    if (art.get("params") or {}).get("freq", "D") != config.freq:
+        return None
+    return calibration_from_dict((art.get("metrics") or {}).get("calibration"))
+
+
+def _serve(result: SeriesResult, cal: Calibration | None, config: ForecastConfig) -> dict:
+    """Puts the calibrated daily intervals into ``result.forecast``; returns the served
+    intervals (weeks, running totals)."""
+    served = served_intervals(result, cal, config.step_days)
+    if served:
+        d = served["daily"]
+        frame = forecast_frame(result.forecast["mean"], d["lo80"], d["hi80"], d["lo95"], d["hi95"])
+        result.forecast = {c: frame[c].to_numpy() for c in COLUMNS}
+    return served
 
 
 def _with_horizon(config: ForecastConfig | None, horizon: int) -> ForecastConfig:
@@ -166,8 +197,12 @@ def _with_horizon(config: ForecastConfig | None, horizon: int) -> ForecastConfig
     return ForecastConfig(**{**config.to_dict(), "horizon": horizon})
 
 
-def _dated(result: SeriesResult, last: dt.date) -> pd.DataFrame:
-    days = pd.date_range(last + dt.timedelta(days=1), periods=len(result.forecast["mean"]))
+def _dated(result: SeriesResult, window: DemandWindow, config: ForecastConfig) -> pd.DataFrame:
+    days = pd.date_range(
+        window.first_forecast_day,
+        periods=len(result.forecast["mean"]),
+        freq=f"{config.step_days}D",
+    )
     frame = pd.DataFrame(result.forecast, index=days)[COLUMNS]
     frame.index.name = "day"
     return frame
@@ -198,6 +233,8 @@ class ForecastReport:
     metrics: dict
     params: dict
     seconds: float
+    served: dict[str, dict] = field(default_factory=dict)  # by SKU: weeks, cumulative quantiles
+    step_days: int = 1
 
     @property
     def method_counts(self) -> dict[str, int]:
@@ -223,36 +260,35 @@ class ForecastReport:
         return build_artifact(self)
 
 
-def _load_tasks(engine: Engine, config: ForecastConfig):
-    """Loads the store once: the tasks, product facts and the time span of the run."""
-    end = data_end(engine)
-    if end is None:
-        raise NoData(
-            "there are no orders in the store yet — import transactions "
-            "(`shopbot import transactions FILE`) or build the demo shop (`shopbot setup-demo`)"
-        )
+def _load_tasks(
+    engine: Engine,
+    config: ForecastConfig,
+    source: str = "orders",
+    min_units: float = 0.0,
+    until: dt.datetime | None = None,
+):
+    """Loads the store once: the window, the tasks and the product facts of a run."""
+    window = load_window(engine, config, source, until=until)
     products = load_products(engine)
     active = products[products["active"]]
-    purchases, _first, last = _load_window(engine, end, config)
-    matrix = daily_matrix(purchases, _first, last)
-    starts = series_starts(engine, matrix, [int(p) for p in active["product_id"]])
-    selling = active[[starts[int(p)] is not None for p in active["product_id"]]]
-    if selling.empty:
+    ids = [int(p) for p in active["product_id"]]
+    histories = product_histories(engine, window, ids, config, min_units)
+    if not histories:
         raise NoData("no active product has any sales yet, so there is nothing to forecast")
     tasks, facts = [], {}
-    for row in selling.itertuples(index=False):
-        pid = int(row.product_id)
-        start = starts[pid]
-        assert start is not None  # ``selling`` has only products with a first sale
-        hist = product_series(matrix, pid, start)
+    keep = max(1, 56 // config.step_days)  # eight weeks of history for charts
+    for row in active.itertuples(index=False):
+        hist = histories.get(int(row.product_id))
+        if hist is None:
+            continue
         tasks.append(SkuTask(str(row.sku), hist.to_numpy()))
         facts[str(row.sku)] = {
-            "product_id": pid,
+            "product_id": int(row.product_id),
             "name": str(row.name),
-            "history_start": hist.index[max(0, len(hist) - 56)].date(),
-            "history": hist.to_numpy()[-56:],
+            "history_start": hist.index[max(0, len(hist) - keep)].date(),
+            "history": hist.to_numpy()[-keep:],
         }
-    return end, last, tasks, facts
+    return window, tasks, facts
 
 
 def _work(tasks: Sequence[SkuTask], config: ForecastConfig) -> list[SeriesResult]:
@@ -345,13 +381,21 @@ def _run_tasks(
     return results
 
 
-def _forecast_store(engine: Engine, config: ForecastConfig, n_jobs: int, progress):
-    """Loads the store once and forecasts every SKU: (end, last day, facts, results, load s)."""
+def _forecast_store(
+    engine: Engine,
+    config: ForecastConfig,
+    n_jobs: int,
+    progress,
+    source: str = "orders",
+    min_units: float = 0.0,
+    until: dt.datetime | None = None,
+):
+    """Loads the store once and forecasts every SKU: (window, facts, results, load seconds)."""
     started = time.perf_counter()
     executor = _executor(n_jobs)  # the workers start while the store loads
-    end, last, tasks, facts = _load_tasks(engine, config)
+    window, tasks, facts = _load_tasks(engine, config, source, min_units, until)
     loaded = time.perf_counter() - started
-    return end, last, facts, _run_tasks(tasks, config, executor, n_jobs, progress), loaded
+    return window, facts, _run_tasks(tasks, config, executor, n_jobs, progress), loaded
 
 
 def _json_number(v) -> float | None:
@@ -378,6 +422,8 @@ def aggregate_metrics(results: dict[str, SeriesResult]) -> dict:
         return {
             "skus": len(pairs),
             "mase": _summary([m.mase for m in pairs]),
+            "rmsse": _summary([m.rmsse for m in pairs]),
+            "spl": _summary([m.spl for m in pairs]),
             "smape": _summary([m.smape for m in pairs]),
             "coverage80": _summary([m.coverage80 for m in pairs])["mean"],
             "coverage95": _summary([m.coverage95 for m in pairs])["mean"],
@@ -389,20 +435,27 @@ def aggregate_metrics(results: dict[str, SeriesResult]) -> dict:
         name: block(r.backtest.get(name) for r in results.values()) for name in candidates
     }
     beats: dict[str, dict] = {}
-    for kind, model in (("smooth", "sarima"), ("intermittent", None)):
-        wins = total = 0
-        for r in results.values():
-            if r.kind != kind:
-                continue
-            name = model or next(
-                (n for n in r.backtest if n not in ("sarima", "seasonal_naive")), None
-            )
-            m, b = r.backtest.get(name) if name else None, r.backtest.get("seasonal_naive")
-            if m is None or b is None or not (math.isfinite(m.mase) and math.isfinite(b.mase)):
-                continue
-            total += 1
-            wins += m.mase < b.mase
-        beats[kind] = {"skus": total, "share": _json_number(wins / total) if total else None}
+    for kind in ("smooth", "intermittent"):
+        beats[kind] = {}
+        for measure in ("mase", "rmsse", "spl"):
+            wins = total = 0
+            for r in results.values():
+                if r.kind != kind:
+                    continue
+                b = r.backtest.get("seasonal_naive")
+                # The kind's model: SARIMA, or the better intermittent method by this measure.
+                names = ["sarima"] if kind == "smooth" else ["tsb", "sba", "adida"]
+                scored = [
+                    getattr(r.backtest[n], measure) for n in names if r.backtest.get(n) is not None
+                ]
+                scored = [v for v in scored if math.isfinite(v)]
+                if b is None or not scored or not math.isfinite(getattr(b, measure)):
+                    continue
+                total += 1
+                wins += min(scored) < getattr(b, measure)
+            beats[kind][measure] = _json_number(wins / total) if total else None
+            beats[kind]["skus"] = total
+        beats[kind]["share"] = beats[kind]["rmsse" if kind == "intermittent" else "mase"]
     return {
         "skus": len(results),
         "methods": dict(Counter(r.method for r in results.values())),
@@ -436,28 +489,34 @@ def run_forecasts(
 ) -> ForecastReport:
     """Forecasts every active product with sales and stores the run in one transaction.
 
-    Writes one ``AnalyticsRun(kind="forecast")`` (parameters, aggregate backtest metrics, counts
-    per chosen method) and one ``Forecast`` row per product and day. ``progress(done, total)`` is
-    called as SKUs finish. Raises NoData when there is nothing to forecast.
+    The intervals are calibrated on the run's own backtests (``calibrated``): the daily ones
+    stored, and the weekly totals and running totals (for the reorder point) in the artifact.
+    Writes one ``AnalyticsRun(kind="forecast")`` (parameters, aggregate backtest metrics, the
+    calibration, counts per chosen method) and one ``Forecast`` row per product and step.
+    ``progress(done, total)`` is called as SKUs finish. Raises NoData when there is nothing to
+    forecast.
     """
     started_wall, started = utcnow(), time.perf_counter()
     config = _with_horizon(config, horizon)
     version = version or artifacts.new_version()
-    end, last, facts, results, load_seconds = _forecast_store(engine, config, n_jobs, progress)
+    window, facts, results, load_seconds = _forecast_store(engine, config, n_jobs, progress)
+    cal = calibrate(results)
+    served = {sku: _serve(res, cal, config) for sku, res in results.items()}
     seconds = time.perf_counter() - started
     metrics = {
         **aggregate_metrics(results),
+        "calibration": cal.to_dict(),
         "seconds": round(seconds, 2),
         "load_seconds": round(load_seconds, 2),
     }
+    first_day = window.first_forecast_day
     params = {
         **config.to_dict(),
         "n_jobs": n_jobs,
-        "data_end": end.isoformat(),
-        "first_day": (last + dt.timedelta(days=1)).isoformat(),
+        "data_end": window.end.isoformat(),
+        "first_day": first_day.isoformat(),
     }
-    first_day = last + dt.timedelta(days=1)
-    days = [first_day + dt.timedelta(days=i) for i in range(config.horizon)]
+    days = [first_day + dt.timedelta(days=i * config.step_days) for i in range(config.horizon)]
     with session_scope(engine) as session:
         run = AnalyticsRun(
             kind="forecast",
@@ -489,7 +548,7 @@ def run_forecasts(
     return ForecastReport(
         run_id=run_id,
         version=version,
-        data_end=end,
+        data_end=window.end,
         first_day=first_day,
         horizon=config.horizon,
         results=results,
@@ -497,6 +556,8 @@ def run_forecasts(
         metrics=metrics,
         params=params,
         seconds=seconds,
+        served=served,
+        step_days=config.step_days,
     )
 
 
@@ -504,21 +565,35 @@ def evaluate_forecast(
     engine: Engine,
     *,
     origins: int = 3,
-    test_days: int = 28,
+    test_days: int | None = None,
     n_jobs: int = 2,
     compare_all: bool = True,
     progress: Progress | None = None,
+    freq: str = "D",
+    source: str = "orders",
+    min_units: float = 0.0,
+    until: dt.datetime | None = None,
 ) -> dict:
-    """Backtest metrics over every active product with sales, stored nowhere.
+    """Backtest metrics over every active product with demand, stored nowhere.
 
-    With ``compare_all`` (default) SARIMA, the intermittent method and the seasonal-naive baseline
-    are backtested on every series (slower than a forecast run, which backtests only the two
-    candidates for each kind of series). Returns aggregates, the share of SKUs where the model
-    beats the baseline, and per-SKU metrics.
+    With ``compare_all`` (default) SARIMA, the intermittent methods (TSB, ADIDA) and the
+    seasonal-naive baseline are backtested on every series (slower than a forecast run, which
+    backtests only the candidates for each kind of series). Returns aggregates (MASE, RMSSE,
+    scaled pinball loss, sMAPE, coverage), the share of SKUs where the model beats the baseline,
+    the coverage of daily, weekly and whole-window totals before and after calibration
+    (learned on the older origins, measured on the newest), and per-SKU metrics. ``freq`` "W"
+    works in weeks (``test_days`` then counts weeks, default 4); ``source`` "ratings" counts
+    ratings as demand; ``min_units`` leaves out series with less in the window; ``until``
+    backtests as if the data ended then.
     """
     started = time.perf_counter()
-    config = ForecastConfig(origins=origins, test_days=test_days, compare_all=compare_all)
-    end, _last, _facts, results, _load = _forecast_store(engine, config, n_jobs, progress)
+    if freq == "W":
+        config = weekly_config(origins=origins, test_days=test_days or 4, compare_all=compare_all)
+    else:
+        config = ForecastConfig(origins=origins, test_days=test_days or 28, compare_all=compare_all)
+    window, _facts, results, _load = _forecast_store(
+        engine, config, n_jobs, progress, source, min_units, until
+    )
     per_sku = [
         {
             "sku": sku,
@@ -531,9 +606,11 @@ def evaluate_forecast(
         for sku, r in sorted(results.items())
     ]
     return {
-        "data_end": end.isoformat(),
+        "data_end": window.end.isoformat(),
+        "source": source,
         "config": config.to_dict(),
         **aggregate_metrics(results),
+        "intervals": held_out_coverage(results) if origins > 1 else None,
         "seconds": round(time.perf_counter() - started, 2),
         "per_sku": per_sku,
     }

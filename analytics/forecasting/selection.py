@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from analytics.forecasting.adida import Adida
 from analytics.forecasting.backtest import Metrics, backtest
+from analytics.forecasting.intervals import quantiles
 from analytics.forecasting.methods import (
     COLUMNS,
     FitFailed,
@@ -27,7 +29,10 @@ from analytics.forecasting.methods import (
 
 @dataclass(frozen=True)
 class ForecastConfig:
-    """Settings shared by every series of a run (all bounded, so the cost per series is too)."""
+    """Settings shared by every series of a run (all bounded, so the cost per series is too).
+
+    Lengths are in steps: days with ``freq="D"``, weeks with ``freq="W"`` (see
+    :func:`weekly_config`)."""
 
     horizon: int = 28
     season: int = 7
@@ -37,8 +42,11 @@ class ForecastConfig:
     min_train: int = 28  # an origin needs at least this much history before it
     min_sarima_days: int = 56  # shorter series are not worth a SARIMA
     adi_threshold: float = 1.32  # Syntetos–Boylan: above it a series counts as intermittent
-    intermittent_method: str = "tsb"
+    intermittent_method: str = "tsb"  # the smoothing method tried on intermittent series …
+    try_adida: bool = True  # … and ADIDA beside it
     compare_all: bool = False  # evaluation: backtest every method on every series
+    freq: str = "D"  # D: daily steps; W: weekly steps
+    n_paths: int = 500  # sample paths per forecast (interval of totals, calibration records)
 
     @property
     def history_days(self) -> int:
@@ -48,13 +56,32 @@ class ForecastConfig:
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+    @property
+    def step_days(self) -> int:
+        return 7 if self.freq == "W" else 1
+
+
+def weekly_config(horizon_weeks: int = 8, **overrides) -> ForecastConfig:
+    """Settings for weekly series: a week is one step; no seasonal terms (a year would be 52
+    steps), so the baseline is the naive "next week sells what this week sold"."""
+    base = dict(
+        horizon=horizon_weeks, season=1, window=156, origins=3, test_days=4, min_train=13,
+        min_sarima_days=26, freq="W",
+    )  # fmt: skip
+    return ForecastConfig(**{**base, **overrides})
+
+
+# Quantile levels at which each forecast's sample paths are summarised for serving (every
+# 0.5%); the calibrated levels are read off this grid by interpolation.
+GRID = np.linspace(0.0, 1.0, 201)
+
 
 @dataclass
 class SeriesResult:
     """What a worker sends back for one series."""
 
     key: str
-    method: str  # chosen method name: sarima | seasonal_naive | tsb | sba
+    method: str  # chosen method name: sarima | seasonal_naive | tsb | sba | adida
     detail: str  # e.g. "SARIMA(1,0,1)(0,1,1)[7] AIC 1748.2"
     kind: str  # smooth | intermittent
     reason: str  # why this method was chosen
@@ -62,6 +89,11 @@ class SeriesResult:
     forecast: dict[str, np.ndarray]  # COLUMNS -> arrays of length horizon
     backtest: dict[str, Metrics | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Quantiles (at GRID) of the forecast's sample paths: each step, each whole week from the
+    # first step, and the running total after each step (rows), for calibrated serving.
+    grid_daily: np.ndarray | None = None
+    grid_weeks: np.ndarray | None = None
+    grid_cumulative: np.ndarray | None = None
     seconds: float = 0.0  # wall time
     cpu_seconds: float = 0.0  # CPU time of the worker (wall time inflates when cores are shared)
 
@@ -69,11 +101,25 @@ class SeriesResult:
         return {k: (m.to_dict() if m else None) for k, m in self.backtest.items()}
 
 
-def _score(m: Metrics | None) -> float:
-    """Lower is better: MASE, or MAE when MASE is undefined (a flat training window)."""
+def _score(m: Metrics | None, intermittent: bool = False) -> float:
+    """Lower is better: MASE (RMSSE for intermittent series, where MASE rewards forecasting
+    zero), or MAE when that is undefined (a flat training window)."""
     if m is None:
         return math.inf
-    return m.mase if math.isfinite(m.mase) else m.mae
+    value = m.rmsse if intermittent else m.mase
+    return value if math.isfinite(value) else m.mae
+
+
+def path_grids(model: Forecaster, horizon: int, n: int, week: int) -> dict[str, np.ndarray]:
+    """The GRID quantiles of a fitted model's sample paths: per step, per block of ``week``
+    steps, and of the running total."""
+    paths = model.sample_paths(horizon, n, seed=0)
+    blocks = [paths[:, i : i + week].sum(axis=1) for i in range(0, horizon, week)]
+    return {
+        "grid_daily": quantiles(paths, GRID).T.astype(np.float32),
+        "grid_weeks": quantiles(np.stack(blocks, axis=1), GRID).T.astype(np.float32),
+        "grid_cumulative": quantiles(np.cumsum(paths, axis=1), GRID).T.astype(np.float32),
+    }
 
 
 def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesResult:
@@ -95,6 +141,8 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
         min_train=config.min_train,
         season=config.season,
         window=config.window,
+        n_paths=config.n_paths,
+        step_days=config.step_days,
     )
     notes: list[str] = []
     fitted: dict[str, Forecaster] = {}
@@ -111,6 +159,9 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
         model = Intermittent(method, window=config.window).fit(y)
         fitted[method] = model
         scores[method] = backtest(y, lambda: Intermittent(method, window=config.window), **bt)
+        if config.try_adida:
+            fitted["adida"] = Adida(window=config.window).fit(y)
+            scores["adida"] = backtest(y, lambda: Adida(window=config.window), **bt)
     if want_sarima:
         try:
             sarima = Sarima(config.season, config.window).fit(y)
@@ -121,23 +172,28 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
             fitted.pop("sarima", None)
             notes.append(f"SARIMA not used: {exc}")
 
-    # The candidate for this kind of series, against the baseline.
-    model_name = config.intermittent_method if intermittent else "sarima"
+    # The candidate(s) for this kind of series, against the baseline.
+    if intermittent:
+        names = [config.intermittent_method] + (["adida"] if config.try_adida else [])
+        names = [n for n in names if n in fitted]
+        model_name = min(names, key=lambda n: _score(scores.get(n), True), default="tsb")
+    else:
+        model_name = "sarima"
+    measure = "RMSSE" if intermittent else "MASE"
+    model_score = _score(scores.get(model_name), intermittent)
+    base_score = _score(scores[baseline.name], intermittent)
     if model_name in fitted and scores.get(model_name) is None:
         chosen = model_name
         reason = "history too short to backtest; default method for this kind of series"
-    elif model_name in fitted and _score(scores[model_name]) < _score(scores[baseline.name]):
+    elif model_name in fitted and model_score < base_score:
         chosen = model_name
-        reason = (
-            f"backtest MASE {_score(scores[model_name]):.3f} beats seasonal naive "
-            f"{_score(scores[baseline.name]):.3f}"
-        )
+        reason = f"backtest {measure} {model_score:.3f} beats seasonal naive {base_score:.3f}"
     else:
         chosen = baseline.name
         if model_name in fitted:
             reason = (
-                f"seasonal naive backtest MASE {_score(scores[baseline.name]):.3f} is no worse "
-                f"than {model_name} {_score(scores[model_name]):.3f}"
+                f"seasonal naive backtest {measure} {base_score:.3f} is no worse than "
+                f"{model_name} {model_score:.3f}"
             )
         elif model_name == "sarima" and len(y) < config.min_sarima_days:
             reason = f"history too short for SARIMA ({len(y)} days, needs {config.min_sarima_days})"
@@ -147,6 +203,7 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frame = fitted[chosen].predict(config.horizon)
+        grids = path_grids(fitted[chosen], config.horizon, config.n_paths, 7 // config.step_days)
     return SeriesResult(
         key=key,
         method=chosen,
@@ -157,6 +214,7 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
         forecast={c: frame[c].to_numpy() for c in COLUMNS},
         backtest=scores,
         notes=notes,
+        **grids,
         seconds=time.perf_counter() - started,
         cpu_seconds=time.process_time() - cpu_started,
     )

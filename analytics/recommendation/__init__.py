@@ -1,5 +1,6 @@
-"""Product recommendations: a surprise rating model (SVD or item-based KNNBaseline) blended with
-item co-occurrence and popularity.
+"""Product recommendations: a top-N ranker chosen by validation (EASE, item-kNN, ALS, BPR or
+popularity), a surprise rating model (SVD or item-based KNNBaseline) for rating estimates, item
+co-occurrence for "similar to X", popularity for cold starts.
 
 Training signal (one value per customer and product, on surprise's 1–5 scale)
     * an explicit rating (``ratings`` table, 1–5) is used as given; it always wins;
@@ -16,17 +17,15 @@ Rating model
     RMSE is kept and reported (``metrics["chosen"]``).
 
 Ranking (top-N)
-    Rating predictors rank poorly (on MovieLens-100k SVD has RMSE ≈ 0.93 but precision@10 ≈ 0.09,
-    while co-occurrence methods reach ≈ 0.33–0.39), so the list is ranked by a blend of three
-    scores, each scaled to [0, 1] over the candidates:
-    ``0.8 · co-occurrence + 0.1 · surprise estimate + 0.1 · recent popularity``
-    (weights picked on the demo shop and MovieLens-shaped data; see ``bench/recommend_bench.py``).
-    Co-occurrence: Jaccard similarity between products over the customers who interacted with
-    both (denominator shrunk by 5 for rare pairs), the 100 nearest neighbours per product kept as
-    numpy arrays; a customer's score for a product is the sum over their history of
-    ``similarity × affinity``, with affinity = rating / 5 halving every 180 days of age.
-    Popularity: distinct customers in the last 90 days of the data (all-time breaks ties), among
-    the customer's segment (newest stored segmentation) when it is known, else the whole shop.
+    Rating predictors rank poorly (surprise SVD: P@10 0.07 on MovieLens latest-small, EASE
+    0.36), so the list comes from a top-N ranker chosen on a validation split of the training
+    data (``ranking.choose_ranker``): EASE (closed form, λ 50/200/800), item-kNN, implicit ALS
+    and BPR, or popularity, optionally with recent history weighing more and blended with the
+    popularity prior (the segment's when the stored segmentation knows the customer). The
+    former blend ``0.8 · co-occurrence + 0.1 · surprise estimate + 0.1 · recent popularity``
+    stays available as ``ranker="blend"``; co-occurrence (Jaccard between products, the 100
+    nearest neighbours kept) still serves ``similar(sku)``. Popularity: distinct customers in
+    the last 90 days of the data (all-time breaks ties).
 
 Serving rules
     never a product the customer already bought or rated, never inactive or out of stock
@@ -37,7 +36,9 @@ Serving rules
     without history get their segment's bestsellers (newest stored segmentation), then overall
     ones; ``similar(sku)`` gives co-occurrence neighbours.
 
-Evaluation: see ``evaluation.SPLIT_METHOD``.
+Evaluation (``evaluation.evaluate_frames``): the served ranker against popularity, item-kNN,
+EASE, ALS, BPR, SVD and co-occurrence on one split, per-customer temporal or random
+(``splits``).
 """
 
 from analytics.recommendation.evaluation import (

@@ -7,28 +7,22 @@ import time
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from analytics import data
+from analytics.recommendation import rankers, splits
 from analytics.recommendation import signal as sigmod
-from analytics.recommendation.metrics import mean_ranking_metrics
-from analytics.recommendation.model import ALGORITHM_NAMES, ALGORITHMS, Recommender
+from analytics.recommendation.model import Recommender
+from analytics.recommendation.ranking import evaluate_scores, implicit_available
+from analytics.recommendation.rating_model import ALGORITHM_NAMES, ALGORITHMS
 from shop.errors import NoData
 from shop.store.models import CustomerSegment
 
 log = logging.getLogger(__name__)
 
-TEST_FRACTION = 0.2
-SPLIT_METHOD = (
-    "per-customer temporal hold-out: each customer's products ordered by first interaction; "
-    "the last {pct}% (at least 1, whole orders kept together) are held out, and only that "
-    "customer's interactions before the first held-out one are trained on; customers with fewer "
-    "than 2 products stay in training only. Relevant = every held-out product; candidates = "
-    "every product the customer had not interacted with before (stock is not filtered, since it "
-    "is today's state)."
-)
-MODES = {"blended": "blend", "surprise_only": "model", "cooccurrence_only": "cooc"}
+PROTOCOLS = ("temporal", "random")
 
 
 def load_segments(engine: Engine) -> pd.DataFrame | None:
@@ -55,90 +49,124 @@ def load_frames(engine: Engine) -> dict:
     }
 
 
-def temporal_split(
-    purchases: pd.DataFrame, ratings: pd.DataFrame, test_fraction: float = TEST_FRACTION
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(train purchases, train ratings, held-out pairs with their full-data rating); see
-    SPLIT_METHOD."""
-    ev = sigmod.events(purchases, ratings)
-    sig = sigmod.build_signal(ev)
-    if sig.empty:
-        return purchases, ratings, sig
-    sig = sig.sort_values(["customer_id", "first_at", "product_id"], ignore_index=True)
-    size = sig.groupby("customer_id")["product_id"].transform("size")
-    n_test = np.maximum(1, np.round(size * test_fraction)).astype(int)
-    rank_from_end = sig.groupby("customer_id").cumcount(ascending=False)
-    # The cutoff is the first interaction time of the n_test-th last product.
-    marker = sig.loc[rank_from_end == n_test - 1, ["customer_id", "first_at"]]
-    cutoff = marker.set_index("customer_id")["first_at"].rename("cutoff")
-    first = sig.groupby("customer_id")["first_at"].min()
-    # A customer whose products all came at the cutoff time has no history to learn from.
-    cutoff = cutoff[cutoff > first.reindex(cutoff.index)]
-    sig = sig.join(cutoff, on="customer_id")
-    test = sig[sig["cutoff"].notna() & (sig["first_at"] >= sig["cutoff"])]
-
-    def before(frame: pd.DataFrame, col: str) -> pd.DataFrame:
-        c = frame["customer_id"].map(cutoff)
-        return frame[c.isna() | (pd.to_datetime(frame[col]) < c)]
-
-    test = test[["customer_id", "product_id", "rating", "explicit"]].reset_index(drop=True)
-    return before(purchases, "placed_at"), before(ratings, "rated_at"), test
+# Above this many products surprise's item-item KNNBaseline needs products² similarities
+# (9,724 MovieLens movies: 0.75 GB), so only SVD is evaluated as the rating model.
+KNN_MAX_ITEMS = 4000
 
 
-def _held_out(
-    model: Recommender, test: pd.DataFrame
-) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """Per evaluated customer: (user position, held-out item positions, ratings, explicit?)."""
+def _positions(model: Recommender, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     users = np.searchsorted(model.customer_ids_, test["customer_id"].to_numpy(dtype=np.int64))
     items = np.searchsorted(model.product_ids_, test["product_id"].to_numpy(dtype=np.int64))
-    rating = test["rating"].to_numpy(dtype=np.float64)
-    explicit = test["explicit"].to_numpy(dtype=bool)
-    order = np.argsort(users, kind="stable")
-    users, items, rating, explicit = users[order], items[order], rating[order], explicit[order]
-    bounds = np.flatnonzero(np.diff(users)) + 1
-    return [
-        (int(u[0]), i, r, x)
-        for u, i, r, x in zip(*(np.split(a, bounds) for a in (users, items, rating, explicit)))
-    ]
+    return users, items
 
 
-def _evaluate_model(model: Recommender, held_out: list, k: int, modes: dict) -> tuple[dict, dict]:
-    """(rating errors, {ranker name: ranking metrics}) of one fitted model on the held-out data."""
-    errors, explicit_errors = [], []
-    lists: dict[str, list] = {name: [] for name in modes}
-    n_items = len(model.product_ids_)
-    for u, items, rating, explicit in held_out:
-        model_scores = model._model_scores(u)
-        e = np.clip(model_scores[items], 1, 5) - rating
-        errors.append(e)
-        explicit_errors.append(e[explicit])
-        cand = np.ones(n_items, dtype=bool)
-        cand[model._history(u)[0]] = False
-        relevant = items.tolist()
-        for name, mode in modes.items():
-            scores = model.rank_scores(u, mode, cand, model_scores=model_scores)
-            lists[name].append((model._top(scores, cand, k).tolist(), relevant))
-    e = np.concatenate(errors)
-    x = np.concatenate(explicit_errors)
-    rating = {"rmse": _r(np.sqrt(np.mean(e**2))), "mae": _r(np.mean(np.abs(e))), "n": len(e)}
+def train_matrix(model: Recommender) -> sparse.csr_matrix:
+    """The fitted model's customer × product history as a 0/1 matrix (model positions)."""
+    users = np.repeat(np.arange(len(model.customer_ids_)), np.diff(model.hist_indptr_))
+    shape = (len(model.customer_ids_), len(model.product_ids_))
+    return rankers.binary_matrix(users, model.hist_items_, shape)
+
+
+def rating_errors(model: Recommender, test: pd.DataFrame) -> dict:
+    """RMSE and MAE of the model's rating estimates (clipped to 1–5) on the held-out pairs, also
+    on the explicit ones alone."""
+    users, items = _positions(model, test)
+    est = np.empty(len(test))
+    for u in np.unique(users):
+        rows = np.flatnonzero(users == u)
+        est[rows] = model._model_scores(int(u))[items[rows]]
+    e = np.clip(est, 1, 5) - test["rating"].to_numpy(dtype=np.float64)
+    out: dict = {"rmse": _r(np.sqrt(np.mean(e**2))), "mae": _r(np.mean(np.abs(e))), "n": len(e)}
+    x = e[test["explicit"].to_numpy(dtype=bool)]
     if len(x):
-        rating.update(
-            rmse_explicit=_r(np.sqrt(np.mean(x**2))),
-            mae_explicit=_r(np.mean(np.abs(x))),
-            n_explicit=len(x),
-        )
-    ranking = {
+        out.update(rmse_explicit=_r(np.sqrt(np.mean(x**2))), mae_explicit=_r(np.mean(np.abs(x))),
+                   n_explicit=len(x))  # fmt: skip
+    return out
+
+
+def _validated_ease_lambda(model: Recommender) -> float:
+    """EASE's λ with the best validation NDCG in the served ranker's choice (200 if none)."""
+    val = (model.ranker_validation_ or {}).get("candidates", {})
+    ease = {k: v for k, v in val.items() if k.startswith("ease@") and "+" not in k}
+    if not ease:
+        return 200.0
+    best = max(ease, key=lambda k: (ease[k]["ndcg@10"], k))
+    return float(best.split("@")[1])
+
+
+def compare_rankers(
+    model: Recommender, test: pd.DataFrame, *, k: int = 10, random_state: int = 0
+) -> tuple[dict, dict]:
+    """({ranker: top-k metrics}, {ranker: fit seconds}) of the served ranker and every baseline,
+    all on the same split: ``model`` was fitted on the training part, ``test`` holds the rest."""
+    x_train = train_matrix(model)
+    users, items = _positions(model, test)
+    x_test = rankers.binary_matrix(users, items, x_train.shape)
+    n_items = x_train.shape[1]
+
+    def by_user(mode: str):
+        def scorer(rows: np.ndarray) -> np.ndarray:
+            out = np.empty((len(rows), n_items))
+            for r, u in enumerate(rows):
+                cand = np.ones(n_items, dtype=bool)
+                cand[model._history(int(u))[0]] = False
+                out[r] = model.rank_scores(int(u), mode, cand)
+            return out
+
+        return scorer
+
+    scorers = {"served": by_user("served")} if getattr(model, "served_", None) else {}
+    scorers |= {
+        "blend_before": by_user("blend"),
+        "svd": by_user("model"),
+        "cooccurrence": by_user("cooc"),
+        "popularity": by_user("popularity"),
+    }
+    if model.segment_prior_:
+        scorers["segment_popularity"] = by_user("segment_popularity")
+    fit_seconds: dict[str, float] = {}
+    baselines: dict[str, rankers.Ranker] = {
+        "ease": rankers.Ease(lam=_validated_ease_lambda(model)),
+        "item_knn": rankers.ItemKNN(),
+    }
+    if implicit_available():
+        baselines["als"] = rankers.ImplicitMF("als", random_state=random_state)
+        baselines["bpr"] = rankers.ImplicitMF("bpr", iterations=100, random_state=random_state)
+    for name, ranker in baselines.items():
+        started = time.perf_counter()
+        fitted = ranker.fit(x_train)
+        fit_seconds[name] = round(time.perf_counter() - started, 2)
+        scorers[name] = lambda rows, f=fitted: f.scores(x_train[rows], rows)
+    table = {
         name: {
             key: _r(v) if isinstance(v, float) else v
-            for key, v in mean_ranking_metrics(ls, k).items()
+            for key, v in evaluate_scores(scorer, x_train, x_test, k).items()
         }  # fmt: skip
-        for name, ls in lists.items()
+        for name, scorer in scorers.items()
     }
-    return rating, ranking
+    return table, fit_seconds
 
 
 def _r(x: float) -> float:
     return round(float(x), 6)
+
+
+def split_frames(
+    purchases: pd.DataFrame, ratings: pd.DataFrame, protocol: str, random_state: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    """(train purchases, train ratings, held-out pairs, description) under ``protocol``."""
+    if protocol == "temporal":
+        train_p, train_r, test = splits.temporal_split(purchases, ratings, splits.TEST_FRACTION)
+        method = splits.SPLIT_METHOD.format(pct=round(splits.TEST_FRACTION * 100))
+        fraction = splits.TEST_FRACTION
+    elif protocol == "random":
+        fraction = splits.RANDOM_TEST_FRACTION
+        train_p, train_r, test = splits.random_split(purchases, ratings, fraction, random_state)
+        method = splits.RANDOM_SPLIT_METHOD.format(pct=round(fraction * 100))
+    else:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+    return train_p, train_r, test, {"protocol": protocol, "method": method,
+                                    "test_fraction": fraction}  # fmt: skip
 
 
 def evaluate_frames(
@@ -147,16 +175,17 @@ def evaluate_frames(
     products: pd.DataFrame,
     *,
     segments: pd.DataFrame | None = None,
+    protocol: str = "temporal",
     k: int = 10,
-    test_fraction: float = TEST_FRACTION,
     random_state: int = 0,
     params: dict | None = None,
 ) -> dict:
-    """Rating accuracy (RMSE/MAE) of SVD and KNNBaseline and ranking quality (precision, recall,
-    NDCG at k) of the blended, surprise-only, co-occurrence-only and popularity rankers, all on
-    the same held-out split; plus which algorithm is chosen (lowest RMSE)."""
+    """Everything measured on one held-out split (``protocol`` "temporal" or "random"):
+    rating accuracy (RMSE/MAE) of SVD and KNNBaseline, and precision, recall, NDCG at k and
+    catalogue coverage of the served ranker (chosen on a validation split of the training part)
+    against popularity, item-kNN, EASE, ALS, BPR, SVD, co-occurrence and the former blend."""
     started = time.perf_counter()
-    params = {**(params or {}), "random_state": random_state}
+    params = {**(params or {}), "random_state": random_state, "validation": protocol}
     params.pop("algorithm", None)
     full_signal = sigmod.summary(sigmod.build_signal(sigmod.events(purchases, ratings)))
     if full_signal["pairs"] == 0:
@@ -164,24 +193,19 @@ def evaluate_frames(
             "no ratings and no purchases to evaluate on — import transactions or ratings "
             "(`shopbot import …`) or build the demo shop (`shopbot setup-demo`)"
         )
-    train_p, train_r, test = temporal_split(purchases, ratings, test_fraction)
-    out: dict = {
-        "signal": full_signal,
-        "split": {
-            "method": SPLIT_METHOD.format(pct=round(test_fraction * 100)),
-            "test_fraction": test_fraction,
-            "held_out_pairs": int(len(test)),
-            "eval_customers": int(test["customer_id"].nunique()) if len(test) else 0,
-            "k": k,
-            "segments": (
-                "the newest stored segmentation (it saw the held-out period too): the prior of "
-                "the blend and the segment_popularity baseline use it"
-                if segments is not None and len(segments)
-                else None
-            ),
-        },
-        "random_state": random_state,
+    train_p, train_r, test, split = split_frames(purchases, ratings, protocol, random_state)
+    split |= {
+        "held_out_pairs": int(len(test)),
+        "eval_customers": int(test["customer_id"].nunique()) if len(test) else 0,
+        "k": k,
+        "segments": (
+            "the newest stored segmentation (it saw the held-out period too): the "
+            "segment_popularity baseline and the popularity prior use it"
+            if segments is not None and len(segments)
+            else None
+        ),
     }
+    out: dict = {"signal": full_signal, "split": split, "random_state": random_state}
     if test.empty:
         out.update(
             chosen="svd",
@@ -192,49 +216,51 @@ def evaluate_frames(
         )
         out["seconds"] = round(time.perf_counter() - started, 2)
         return out
-    rating: dict = {}
-    by_algo: dict = {}
-    models = {}
-    for algo in ALGORITHMS:
-        log.info("evaluate recommender: fitting %s on the training part", algo)
-        models[algo] = Recommender(algo, **params).fit(
+    log.info("evaluate recommender: fitting the served model on the training part")
+    t0 = time.perf_counter()
+    model = Recommender("svd", **params).fit(train_p, train_r, products, segments=segments)
+    served_fit = round(time.perf_counter() - t0, 2)
+    rating: dict = {"svd": rating_errors(model, test)}
+    if len(model.product_ids_) <= KNN_MAX_ITEMS:
+        knn = Recommender("knn", **{**params, "ranker": "blend"}).fit(
             train_p, train_r, products, segments=segments
         )
-        if models[algo].algorithm_ != algo:
-            rating[algo] = {"rmse": None, "mae": None, "error": " ".join(models[algo].notes_)}
-            continue
-        held_out = _held_out(models[algo], test)
-        modes = dict(MODES)
-        if algo == "svd":
-            modes["popularity"] = "popularity"
-            if models[algo].segment_prior_:
-                modes["segment_popularity"] = "segment_popularity"
-        rating[algo], by_algo[algo] = _evaluate_model(models[algo], held_out, k, modes)
-    e = models["svd"].mu_ - test["rating"].to_numpy()
+        if knn.algorithm_ == "knn":
+            rating["knn"] = rating_errors(knn, test)
+        else:
+            rating["knn"] = {"rmse": None, "mae": None, "error": " ".join(knn.notes_)}
+    else:
+        rating["knn"] = {"rmse": None, "mae": None,
+                         "error": f"not evaluated: {len(model.product_ids_)} products need "
+                                  f"products² item similarities (limit {KNN_MAX_ITEMS})"}  # fmt: skip
+    e = model.mu_ - test["rating"].to_numpy()
     rating["global_mean"] = {"rmse": _r(np.sqrt(np.mean(e**2))), "mae": _r(np.mean(np.abs(e))),
                              "n": len(e)}  # fmt: skip
-    chosen = min(by_algo, key=lambda a: (rating[a]["rmse"], a))
-    ranking = {**by_algo[chosen], "popularity": by_algo["svd"].pop("popularity")}
-    if "segment_popularity" in by_algo["svd"]:
-        ranking["segment_popularity"] = by_algo["svd"].pop("segment_popularity")
+    rated = [a for a in ALGORITHMS if rating.get(a, {}).get("rmse") is not None]
+    chosen = min(rated, key=lambda a: (rating[a]["rmse"], a))
+    ranking, fit_seconds = compare_rankers(model, test, k=k, random_state=random_state)
+    fit_seconds["served (with its validation)"] = served_fit
+    baselines = [n for n in ranking if n not in ("served", "segment_popularity")]
+    key = f"ndcg@{k}"
+    best = max(baselines, key=lambda n: (ranking[n][key], n))
+    served = ranking.get("served", ranking["blend_before"])
     pop = ranking["popularity"]
-    blend = ranking["blended"]
     out.update(
         chosen=chosen,
         chosen_name=ALGORITHM_NAMES[chosen],
         chosen_by="lowest RMSE on the held-out pairs",
         rating=rating,
         ranking=ranking,
-        ranking_by_algorithm=by_algo,
+        served={"ranker": model.ranker_, "validation": model.ranker_validation_},
+        best_baseline=best,
+        served_vs_best={
+            m: _r(served[m] - ranking[best][m]) for m in (f"precision@{k}", f"recall@{k}", key)
+        },
         beats_popularity={
-            f"precision@{k}": blend[f"precision@{k}"] > pop[f"precision@{k}"],
-            f"ndcg@{k}": blend[f"ndcg@{k}"] > pop[f"ndcg@{k}"],
+            f"precision@{k}": served[f"precision@{k}"] > pop[f"precision@{k}"],
+            key: served[key] > pop[key],
         },
-        blend_weights={
-            "cooccurrence": models[chosen].weight_cooc,
-            "model": models[chosen].weight_model,
-            "popularity": models[chosen].weight_pop,
-        },
+        baseline_fit_seconds=fit_seconds,
     )
     out["seconds"] = round(time.perf_counter() - started, 2)
     return out
@@ -243,8 +269,8 @@ def evaluate_frames(
 def evaluate_recommender(
     engine: Engine,
     *,
+    protocol: str = "temporal",
     k: int = 10,
-    test_fraction: float = TEST_FRACTION,
     random_state: int = 0,
     params: dict | None = None,
 ) -> dict:
@@ -260,8 +286,8 @@ def evaluate_recommender(
         frames["ratings"],
         frames["products"],
         segments=frames["segments"],
+        protocol=protocol,
         k=k,
-        test_fraction=test_fraction,
         random_state=random_state,
         params=params,
     )

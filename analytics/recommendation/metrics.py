@@ -58,3 +58,29 @@ def mean_ranking_metrics(
         f"hit_rate@{k}": h / n,
         "users": n,
     }
+
+
+def topn_metrics(top, relevant, k: int = 10, n_items: int | None = None) -> dict[str, float | int]:
+    """precision@k, recall@k, ndcg@k, hit_rate@k and catalogue coverage (share of products that
+    appear in any list) of ``top`` (users × k product positions, best first) against the rows of
+    ``relevant`` (a scipy CSR matrix, users × products, nonzero = relevant), all at once."""
+    import numpy as np
+
+    top = np.asarray(top)[:, :k]
+    n = top.shape[0]
+    if n == 0:
+        return {**mean_ranking_metrics([], k), "coverage": 0.0}
+    rows = np.repeat(np.arange(n), top.shape[1])
+    hits = (np.asarray(relevant[rows, top.ravel()]).ravel() != 0).reshape(top.shape).astype(float)
+    n_rel = np.diff(relevant.indptr).astype(np.float64)
+    gains = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.cumsum(gains)[np.clip(n_rel.astype(int), 1, k) - 1]
+    ok = n_rel > 0
+    return {
+        f"precision@{k}": float(hits.sum(axis=1).mean() / k),
+        f"recall@{k}": float(np.where(ok, hits.sum(axis=1) / np.maximum(n_rel, 1), 0).mean()),
+        f"ndcg@{k}": float(np.where(ok, (hits * gains).sum(axis=1) / ideal, 0).mean()),
+        f"hit_rate@{k}": float((hits.sum(axis=1) > 0).mean()),
+        "users": int(n),
+        "coverage": float(len(np.unique(top)) / n_items) if n_items else 0.0,
+    }

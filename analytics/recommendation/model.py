@@ -1,5 +1,5 @@
-"""The fitted recommender: a surprise rating model plus an item co-occurrence ranker, served from
-numpy arrays (no pandas, no database in :meth:`Recommender.recommend`)."""
+"""The fitted recommender: the served top-N ranker (``ranking``), a surprise rating model and item
+co-occurrence, served from numpy arrays (no pandas, no database in :meth:`Recommender.recommend`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ import pandas as pd
 from scipy import sparse
 
 from analytics.recommendation import signal as sigmod
+from analytics.recommendation.ranking import ServedRanker, fit_served, recency_rank
+from analytics.recommendation.rating_model import ALGORITHMS, RatingModel
 from shop.errors import NoData, NotFound
-
-ALGORITHMS = ("svd", "knn")
-ALGORITHM_NAMES = {"svd": "SVD", "knn": "KNNBaseline (item-based, pearson_baseline)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,36 +34,7 @@ class Recommendation:
         return dataclasses.asdict(self)
 
 
-def _surprise_algo(algorithm: str, params: dict, random_state: int):
-    # Imported here so that unpickling a fitted model for serving never needs surprise's C code.
-    from surprise import SVD, KNNBaseline
-
-    if algorithm == "svd":
-        return SVD(
-            n_factors=params["n_factors"],
-            n_epochs=params["n_epochs"],
-            random_state=random_state,
-        )
-    if algorithm == "knn":
-        return KNNBaseline(
-            k=params["knn_k"],
-            min_k=params["knn_min_k"],
-            sim_options={"name": "pearson_baseline", "user_based": False},
-            verbose=False,
-        )
-    raise ValueError(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
-
-
-def fit_surprise(algorithm: str, sig: pd.DataFrame, params: dict, random_state: int = 0):
-    """A surprise algorithm fitted on ``sig`` (columns user, item, rating; raw ids are ints)."""
-    from surprise import Dataset, Reader
-
-    data = Dataset.load_from_df(sig[["user", "item", "rating"]], Reader(rating_scale=(1, 5)))
-    algo = _surprise_algo(algorithm, params, random_state)
-    return algo.fit(data.build_full_trainset())
-
-
-class Recommender:
+class Recommender(RatingModel):
     """Top-N product recommendations for a shop's customers.
 
     Parameters are set here; :meth:`fit` learns the state kept in attributes ending in ``_``.
@@ -72,7 +42,12 @@ class Recommender:
     algorithm: "svd" or "knn" (surprise SVD or item-based KNNBaseline) for the rating model.
     n_neighbors: item neighbours kept per product for co-occurrence scoring and :meth:`similar`.
     cooc_shrink: added to the Jaccard denominator so that pairs seen by few customers count less.
-    weight_cooc, weight_model, weight_pop: blend of the three scores (each scaled to [0, 1]).
+    ranker: the served top-N ranker: "auto" (chosen on a validation split of the training data
+        among EASE, item-kNN, ALS, BPR and popularity, see ``ranking``), a candidate name such as
+        "ease@200", or "blend" (the co-occurrence/surprise/popularity blend below).
+    validation: how "auto" holds out validation products: "temporal" (each customer's latest)
+        or "random".
+    weight_cooc, weight_model, weight_pop: the "blend" ranker's weights (each scaled to [0, 1]).
     half_life_days: a history item's weight halves every this many days before ``now``.
     popularity_days: the window for "popular now".
     """
@@ -93,8 +68,12 @@ class Recommender:
         half_life_days: float | None = 180.0,
         popularity_days: int = 90,
         random_state: int = 0,
+        ranker: str = "auto",
+        validation: str = "temporal",
     ):
         self.algorithm = algorithm
+        self.ranker = ranker
+        self.validation = validation
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.knn_k = knn_k
@@ -115,7 +94,7 @@ class Recommender:
             for name in (
                 "algorithm", "n_factors", "n_epochs", "knn_k", "knn_min_k", "n_neighbors",
                 "cooc_shrink", "weight_cooc", "weight_model", "weight_pop", "half_life_days",
-                "popularity_days", "random_state",
+                "popularity_days", "random_state", "ranker", "validation",
             )
         }  # fmt: skip
 
@@ -154,6 +133,7 @@ class Recommender:
         self._fit_history(sig)
         self._fit_popularity(ev, segments)
         self._fit_cooccurrence()
+        self._fit_ranker(sig)
         self._fit_model(sig)
         self.version_: str | None = None
         self.metrics_: dict | None = None
@@ -200,6 +180,9 @@ class Recommender:
         self.hist_rating_ = rating
         self.hist_affinity_ = rating / 5.0 * decay
         self.hist_bought_ = sig["bought"].to_numpy(dtype=bool)
+        # How many of the customer's products came after each one (0 = the newest).
+        first = pd.to_datetime(sig["first_at"]).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        self.hist_recency_ = recency_rank(users, first)
         self._users = users  # training only; dropped after fit
 
     def _popularity(self, ev: pd.DataFrame) -> np.ndarray:
@@ -280,51 +263,32 @@ class Recommender:
         self.nbr_idx_ = nbr_idx
         self.nbr_sim_ = nbr_sim
 
-    def _fit_model(self, sig: pd.DataFrame) -> None:
-        frame = pd.DataFrame(
-            {"user": self._users, "item": self.hist_items_, "rating": sig["rating"].to_numpy()}
+    def _fit_ranker(self, sig: pd.DataFrame) -> None:
+        self.ranker_ = self.ranker
+        self.served_: ServedRanker | None = None
+        self.ranker_validation_: dict | None = None
+        if self.ranker == "blend":
+            return
+        first = pd.to_datetime(sig["first_at"]).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        shape = (len(self.customer_ids_), len(self.product_ids_))
+        self.served_, choice = fit_served(
+            self._users, self.hist_items_, first, shape, ranker=self.ranker,
+            protocol=self.validation, random_state=self.random_state,
+        )  # fmt: skip
+        h, w = self.served_.half_life, self.served_.prior_weight
+        self.ranker_ = (
+            self.served_.name
+            + (f"+recency{h:g}" if h else "")
+            + (f"+popularity×{w:g}" if w else "")
         )
-        self.algorithm_ = self.algorithm
-        self.notes_: list[str] = []
-        try:
-            algo = fit_surprise(self.algorithm, frame, self.get_params(), self.random_state)
-        except ZeroDivisionError:
-            # surprise's pearson_baseline divides by zero when the ratings leave no residuals
-            # (e.g. every purchase bought once, no explicit ratings): SVD still works.
-            self.algorithm_ = "svd"
-            self.notes_.append(
-                "KNNBaseline's pearson_baseline similarity is undefined on these ratings (no "
-                "variation left after the baselines), so SVD was used"
-            )
-            algo = fit_surprise("svd", frame, self.get_params(), self.random_state)
-        ts = algo.trainset
-        n_users, n_items = len(self.customer_ids_), len(self.product_ids_)
-        # Map surprise's inner ids onto our user/item positions (raw ids are those positions).
-        inner_u = np.array([ts.to_raw_uid(i) for i in range(ts.n_users)], dtype=np.int64)
-        inner_i = np.array([ts.to_raw_iid(j) for j in range(ts.n_items)], dtype=np.int64)
-        self.mu_ = float(ts.global_mean)
-        self.bu_ = np.zeros(n_users)
-        self.bu_[inner_u] = algo.bu
-        self.bi_ = np.zeros(n_items)
-        self.bi_[inner_i] = algo.bi
-        # SVD fills the factors, KNNBaseline the similarity arrays; the other kind stays None.
-        self.pu_: Any = None
-        self.qi_: Any = None
-        self.knn_sim_: Any = None
-        self.knn_items_: Any = None
-        self.knn_pos_: Any = None
-        if self.algorithm_ == "svd":
-            self.pu_ = np.zeros((n_users, algo.pu.shape[1]))
-            self.pu_[inner_u] = algo.pu
-            self.qi_ = np.zeros((n_items, algo.qi.shape[1]))
-            self.qi_[inner_i] = algo.qi
-        else:
-            # knn_items_: our positions of the items surprise knows, in the order of knn_sim_.
-            self.knn_items_ = inner_i
-            self.knn_pos_ = np.full(n_items, -1, dtype=np.int64)
-            self.knn_pos_[inner_i] = np.arange(len(inner_i))
-            self.knn_sim_ = np.asarray(algo.sim, dtype=np.float32)
-        del self._users
+        if choice is not None:
+            self.ranker_validation_ = {
+                "protocol": choice.protocol,
+                "chosen": choice.name,
+                "prior_weight": choice.prior_weight,
+                "recency_half_life": choice.half_life,
+                "candidates": choice.validation,
+            }
 
     # ---- serving state -------------------------------------------------------------------------
 
@@ -384,6 +348,10 @@ class Recommender:
 
     # ---- scoring -------------------------------------------------------------------------------
 
+    def _recency(self, u: int) -> np.ndarray | None:
+        rank = getattr(self, "hist_recency_", None)
+        return None if rank is None else rank[self.hist_indptr_[u] : self.hist_indptr_[u + 1]]
+
     def _history(self, u: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.hist_indptr_[u], self.hist_indptr_[u + 1]
         return self.hist_items_[a:b], self.hist_affinity_[a:b]
@@ -393,54 +361,6 @@ class Recommender:
         return np.bincount(
             self.nbr_idx_[items].ravel(), weights=contrib.ravel(), minlength=len(self.product_ids_)
         )
-
-    def _model_scores(self, u: int) -> np.ndarray:
-        """Surprise's rating estimate (unclipped) of every item for customer position ``u``."""
-        base = self.mu_ + self.bu_[u] + self.bi_
-        if self.algorithm_ == "svd":
-            # einsum rather than a BLAS matvec: BLAS threads waking up cost milliseconds here.
-            return base + np.einsum("ij,j->i", self.qi_, self.pu_[u])
-        items, _ = self._history(u)
-        a, b = self.hist_indptr_[u], self.hist_indptr_[u + 1]
-        rated = self.knn_pos_[items]
-        ok = rated >= 0
-        rated, r = rated[ok], self.hist_rating_[a:b][ok]
-        if len(rated) == 0:
-            return base
-        # KNNBaseline.estimate for all items at once: per item, the k rated items most similar
-        # to it, positive similarities only, similarity-weighted mean of (rating - baseline).
-        # sim is symmetric, so rows of the rated items = columns (contiguous, faster to gather).
-        dev = (r - self.mu_ - self.bu_[u] - self.bi_[self.knn_items_[rated]]).astype(np.float32)
-        sim = self.knn_sim_[rated]  # (rated, items)
-        weights = np.where(sim > 0, sim, np.float32(0))
-        n_pos = (weights > 0).sum(axis=0)
-        crowded = np.flatnonzero(n_pos > self.knn_k)
-        if len(crowded):
-            # Only the k most similar count; equal similarities at the k-th place may differ
-            # from surprise's choice among them (it keeps the earliest rated).
-            block = sim[:, crowded]
-            top = np.argpartition(-block, self.knn_k - 1, axis=0)[: self.knn_k]
-            keep = np.zeros(block.shape, dtype=bool)
-            np.put_along_axis(keep, top, True, axis=0)
-            weights[:, crowded] = np.where(keep & (block > 0), block, np.float32(0))
-            n_pos[crowded] = (weights[:, crowded] > 0).sum(axis=0)
-        sum_sim = weights.sum(axis=0, dtype=np.float64)
-        sum_dev = np.einsum("ij,i->j", weights, dev).astype(np.float64)
-        sum_dev[n_pos < self.knn_min_k] = 0.0
-        adj = np.divide(sum_dev, sum_sim, out=np.zeros_like(sum_dev), where=sum_sim > 0)
-        out = base.copy()
-        out[self.knn_items_] += adj
-        return out
-
-    def predict_rating(self, customer_id: int, sku: str) -> float:
-        """The surprise model's rating estimate in [1, 5] (baseline for unknown customers)."""
-        i = self.sku_index_.get(sku)
-        if i is None:
-            raise NotFound(f"no product {sku}")
-        u = self.customer_index_.get(int(customer_id))
-        if u is None:
-            return float(np.clip(self.mu_ + self.bi_[i], 1, 5))
-        return float(np.clip(self._model_scores(u)[i], 1, 5))
 
     def _components(self, u: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         items, affinity = self._history(u)
@@ -453,12 +373,25 @@ class Recommender:
         lo, hi = x[mask].min(), x[mask].max()
         return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
 
+    def _served_scores(
+        self, u: int, items: np.ndarray, unseen: np.ndarray, prior: np.ndarray
+    ) -> np.ndarray:
+        """The served ranker's scores for customer position ``u`` (history ``items``), blended
+        with the popularity ``prior`` by the weight the validation chose (scaled over
+        ``unseen``)."""
+        served = getattr(self, "served_", None)
+        assert served is not None
+        raw = served.scores(u, items, self._recency(u))
+        if not served.prior_weight:
+            return raw
+        return self._minmax(raw, unseen) + served.prior_weight * prior
+
     def rank_scores(
         self, u: int, mode: str, candidates: np.ndarray, *, model_scores: np.ndarray | None = None
     ) -> np.ndarray:
-        """Scores of all items for customer position ``u`` under ``mode`` ("blend", "model",
-        "cooc", "popularity", "segment_popularity"); only ``candidates`` (a bool mask) are
-        comparable."""
+        """Scores of all items for customer position ``u`` under ``mode`` ("served", "blend",
+        "model", "cooc", "popularity", "segment_popularity"); only ``candidates`` (a bool mask)
+        are comparable."""
         if mode == "popularity":
             return self.popularity_
         prior, _ = self._prior(int(self.customer_ids_[u]))
@@ -467,6 +400,8 @@ class Recommender:
         items, affinity = self._history(u)
         if mode == "cooc":
             return self._cooc_scores(items, affinity) + 1e-9 * self.pop_norm_
+        if mode == "served" and getattr(self, "served_", None) is not None:
+            return self._served_scores(u, items, candidates, prior)
         model = self._model_scores(u) if model_scores is None else model_scores
         if mode == "model":
             return model
@@ -555,9 +490,16 @@ class Recommender:
         # only remove products and never reorder the rest.
         unseen = np.ones(len(self.product_ids_), dtype=bool)
         unseen[items] = False
+        prior, segment = self._prior(int(customer_id))
+        if getattr(self, "served_", None) is not None:
+            score = self._served_scores(u, items, unseen, prior)
+            top = self._top(score, mask, n)
+            return [
+                self._make(i, score[i], reason)
+                for i, reason in zip(top, self._served_reasons(u, items, top, segment))
+            ]
         cooc = self._cooc_scores(items, affinity)
         model = self._model_scores(u)
-        prior, segment = self._prior(int(customer_id))
         parts = (
             self.weight_cooc * self._minmax(cooc, unseen),
             self.weight_model * self._minmax(model, unseen),
@@ -570,17 +512,40 @@ class Recommender:
         for t, i in enumerate(top):
             best = int(np.argmax([parts[0][i], parts[1][i], parts[2][i]]))
             if best == 0 and because[t] >= 0:
-                h = int(because[t])
-                j = int(items[h])
-                verb = "bought" if self.hist_bought_[self.hist_indptr_[u] + h] else "rated"
-                reason = f"because you {verb} {self.names_[j]} ({self.skus_[j]})"
+                reason = self._because_text(u, items, int(because[t]))
             elif best == 1:
                 reason = f"predicted to suit your taste ({np.clip(model[i], 1, 5):.1f}/5)"
-            elif segment is not None:
-                reason = f"popular with customers like you ({segment})"
             else:
-                reason = f"popular: bestseller of the last {self.popularity_days} days"
+                reason = self._popular_text(segment)
             out.append(self._make(i, score[i], reason))
+        return out
+
+    def _because_text(self, u: int, items: np.ndarray, h: int) -> str:
+        j = int(items[h])
+        verb = "bought" if self.hist_bought_[self.hist_indptr_[u] + h] else "rated"
+        return f"because you {verb} {self.names_[j]} ({self.skus_[j]})"
+
+    def _popular_text(self, segment: str | None) -> str:
+        if segment is not None:
+            return f"popular with customers like you ({segment})"
+        return f"popular: bestseller of the last {self.popularity_days} days"
+
+    def _served_reasons(
+        self, u: int, items: np.ndarray, top: np.ndarray, segment: str | None
+    ) -> list[str]:
+        """Why each of ``top`` was chosen: the history item that added most to its score (EASE
+        or item-kNN weights), the taste factors (ALS/BPR), or popularity."""
+        served = self.served_
+        assert served is not None
+        contrib = served.contributions(items, top, self._recency(u)) if len(items) else None
+        out = []
+        for t in range(len(top)):
+            if contrib is not None and len(items) and contrib[:, t].max() > 0:
+                out.append(self._because_text(u, items, int(np.argmax(contrib[:, t]))))
+            elif served.kind == "factors":
+                out.append("chosen by customers with tastes like yours")
+            else:
+                out.append(self._popular_text(segment))
         return out
 
     def _because(self, items: np.ndarray, affinity: np.ndarray, top: np.ndarray) -> np.ndarray:

@@ -92,17 +92,23 @@ def forecast_report(
     hist = e["history"]
     start = dt.date.fromisoformat(hist["start"])
     hist_days = [start + dt.timedelta(days=i) for i in range(len(hist["units"]))]
-    # Weekly totals read better than 28 daily rows. The interval of a sum of days is not the
-    # sum of daily intervals; show the daily ranges' sums as a rough band and say so.
+    # Weekly totals read better than 28 daily rows. A week's range is the interval of the
+    # week's total from the forecast's joint sample paths (calibrated on backtests), never a
+    # sum of daily bounds; artifacts from before those existed have no weekly intervals.
+    step = int(artifact.get("step_days", 1))
+    per_week = max(1, 7 // step)
+    weeks = e.get("weeks") or []
     rows = []
-    for w in range(0, h, 7):
-        sl = slice(w, min(w + 7, h))
+    for b, w in enumerate(range(0, h, per_week)):
+        sl = slice(w, min(w + per_week, h))
+        last = days[sl.stop - 1] + dt.timedelta(days=step - 1)
+        joint = weeks[b] if b < len(weeks) and sl.stop - sl.start == per_week else None
         rows.append(
             [
-                f"{days[sl.start]:%d %b}–{days[sl.stop - 1]:%d %b}",
+                f"{days[sl.start]:%d %b}–{last:%d %b}",
                 number(sum(cols["mean"][sl]), 1),
-                f"{sum(cols['lo80'][sl]):.0f}–{sum(cols['hi80'][sl]):.0f}",
-                f"{sum(cols['lo95'][sl]):.0f}–{sum(cols['hi95'][sl]):.0f}",
+                f"{joint['lo80']:.0f}–{joint['hi80']:.0f}" if joint else "–",
+                f"{joint['lo95']:.0f}–{joint['hi95']:.0f}" if joint else "–",
             ]
         )
     # A series too short to backtest has None for each method: say "–" rather than fail.
@@ -125,9 +131,13 @@ def forecast_report(
     notes = []
     if horizon_days > available:
         notes.append(f"Forecasts reach {available} days ahead; showing {h}.")
-    notes.append(
-        "Week ranges add up the daily intervals, so they are wider than a weekly interval."
-    )
+    if weeks:
+        notes.append(
+            "Week ranges are intervals of each week's total (from the forecast's joint paths, "
+            "calibrated on backtests), not sums of the daily ranges."
+        )
+    else:
+        notes.append("No weekly ranges in this forecast version — `shopbot train` adds them.")
     png = forecast_chart(
         f"{e['sku']} {e.get('name', '')} — forecast for {h} days",
         hist_days,
@@ -209,9 +219,10 @@ def reorder_report(engine: Engine, limit: int = 15) -> StaffReport:
         for a, sku, name in rows[:limit]
     ]
     summary = (
-        f"{len(rows)} products should be reordered now (service level {level:.0%})."
+        f"{len(rows)} products should be reordered now, planning for a {level:.0%} service "
+        "level (the chance of not running out before an order arrives)."
         if rows
-        else "Nothing needs reordering right now."
+        else f"Nothing needs reordering right now (planning for a {level:.0%} service level)."
     )
     notes = [f"Advice from {made:%Y-%m-%d %H:%M} UTC; stock changes since then are not included."]
     if len(rows) > limit:
@@ -227,6 +238,7 @@ def reorder_report(engine: Engine, limit: int = 15) -> StaffReport:
         notes=notes,
         data={
             "run_id": run.id,
+            "service_level": level,
             "count": len(rows),
             "items": [
                 {

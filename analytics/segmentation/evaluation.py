@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from analytics.segmentation.features import load_features
 from analytics.segmentation.model import Segmenter
 from analytics.segmentation.profiles import format_profiles, num, profile_dicts, scores
+from analytics.segmentation.stability import DEFAULT_RESAMPLES, bootstrap_stability
 
 
 def planted_agreement(
@@ -110,10 +111,12 @@ def evaluate_segments(
     k: int | None = None,
     random_state: int = 0,
     planted: Mapping[str, str] | None = None,
+    resamples: int = DEFAULT_RESAMPLES,
 ) -> dict:
     """Quality of a fresh segmentation of the store (nothing is stored).
 
-    Gives the silhouette and k; with ``planted`` (group -> favourite category) and customers that
+    Gives the silhouette and k, and the stability of the segmentation on any shop: the bootstrap
+    ARI over ``resamples`` refits with k chosen inside each (``stability``; 0 skips it); with ``planted`` (group -> favourite category) and customers that
     carry a ``demo_group`` (the demo shop), also the adjusted Rand index against those groups
     with a contingency summary. When k was chosen by silhouette and is not the number of planted
     groups, the same is reported for that k under ``at_k5``.
@@ -127,6 +130,10 @@ def evaluate_segments(
         "k_requested": k,
         **_evaluate_fit(model, features, customers, planted),
     }
+    if resamples:
+        result["stability"] = bootstrap_stability(
+            features, model, resamples=resamples, k=k, random_state=random_state
+        )
     if planted and k is None and model.k_ != len(planted) and result["planted"] is not None:
         model5 = Segmenter(k=len(planted), random_state=random_state).fit(features)
         result["at_k5"] = _evaluate_fit(model5, features, customers, planted)
@@ -172,6 +179,15 @@ def format_evaluation(result: Mapping[str, Any]) -> str:
             )
 
     block("Chosen" if result.get("k_requested") is None else "Requested", result)
+    st = result.get("stability")
+    if st and st.get("ari_mean") is not None:
+        how = "k chosen by silhouette in each" if st["k_by_silhouette"] else f"k={result['k']}"
+        lines += [
+            "",
+            f"Stability ({st['resamples']} bootstrap resamples of the customers, {how}): "
+            f"adjusted Rand index with the full fit mean {st['ari_mean']:.3f}, 5th percentile "
+            f"{st['ari_p05']:.3f}, minimum {st['ari_min']:.3f}; k chosen: {st['k_chosen']}",
+        ]
     if "at_k5" in result:
         block("With k=5", result["at_k5"])
     return "\n".join(lines)

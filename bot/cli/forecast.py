@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
 
 from bot.cli.main import add_json_flag, emit
@@ -55,7 +56,12 @@ def register(sub, evaluate_sub) -> None:
         metavar="DAYS",
         help="days to forecast (default: 28)",
     )
-    p.add_argument("--weekly", action="store_true", help="show weekly totals instead of days")
+    p.add_argument(
+        "--weekly",
+        action="store_true",
+        help="show weekly totals (with the interval of each week's total) instead of days",
+    )
+    add_freq_flags(p)
     add_json_flag(p)
     p.set_defaults(handler=_forecast)
 
@@ -89,11 +95,29 @@ def register(sub, evaluate_sub) -> None:
         "forecast",
         help="backtest SARIMA, TSB and seasonal naive on every SKU",
         description="Rolling-origin backtests on every active product with sales (nothing is "
-        "stored): MASE, sMAPE and 80%%/95%% interval coverage per method, and how often the "
-        "model beats the seasonal-naive baseline.",
+        "stored): MASE, RMSSE, scaled pinball loss, sMAPE and 80%%/95%% interval coverage per "
+        "method, how often the model beats the seasonal-naive baseline, and the coverage of "
+        "daily, weekly and whole-window totals before and after calibration (levels learned "
+        "on the older origins, coverage measured on the newest), beside the old practice of "
+        "adding daily bounds up.",
     )
     e.add_argument("--origins", type=_int_in("--origins", 1, 12), default=3, metavar="N")
-    e.add_argument("--test-days", type=_int_in("--test-days", 7, 91), default=28, metavar="DAYS")
+    e.add_argument(
+        "--test-days",
+        type=_int_in("--test-days", 1, 91),
+        metavar="STEPS",
+        help="days (weeks with --freq W) per origin (default 28 days, 4 weeks)",
+    )
+    e.add_argument(
+        "--min-units",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="leave out series with less demand than this in the history window",
+    )
+    e.add_argument("--until", type=parse_day, metavar="YYYY-MM-DD",
+                   help="backtest as if the data ended on this day")  # fmt: skip
+    add_freq_flags(e, auto=False)
     e.add_argument("--jobs", type=_int_in("--jobs", 1, 64), default=2, metavar="N")
     e.add_argument(
         "--candidates-only",
@@ -103,6 +127,40 @@ def register(sub, evaluate_sub) -> None:
     e.add_argument("--per-sku", action="store_true", help="also print one line per SKU")
     add_json_flag(e)
     e.set_defaults(handler=_evaluate)
+
+
+def add_freq_flags(parser, auto: bool = True) -> None:
+    """--freq and --demand, shared by the forecasting and inventory commands."""
+    parser.add_argument(
+        "--freq",
+        choices=("auto", "D", "W") if auto else ("D", "W"),
+        default="auto" if auto else "D",
+        help="daily (D) or weekly (W) steps"
+        + ("; auto: weekly when the shop's data is (detected)" if auto else " (default D)"),
+    )
+    parser.add_argument(
+        "--demand",
+        choices=("orders", "ratings"),
+        default="orders",
+        help="what counts as demand: order lines (default) or ratings per product (a proxy "
+        "for data sets without sales, e.g. MovieLens)",
+    )
+
+
+def parse_day(value: str) -> dt.datetime:
+    """A YYYY-MM-DD argument as the start of that day."""
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date like 2026-09-01, got {value!r}"
+        ) from None
+
+
+def resolve_freq(engine, args) -> str:
+    from analytics.forecasting.demand import frequency_of
+
+    return frequency_of(engine, args.demand) if args.freq == "auto" else args.freq
 
 
 # ---- forecast -----------------------------------------------------------------------------------
@@ -139,32 +197,41 @@ def format_forecast(fc, weekly: bool = False) -> str:
     """The human-readable forecast of a :class:`~analytics.forecasting.SkuForecast`."""
     f = fc.forecast
     hist = fc.history
-    recent = hist.iloc[-56:]
-    sold_days = float((hist.iloc[-365:] > 0).mean()) if len(hist) else 0.0
+    step, steps = ("week", "weeks") if fc.freq == "W" else ("day", "days")
+    recent = hist.iloc[-8:] if fc.freq == "W" else hist.iloc[-56:]
+    year = hist.iloc[-52:] if fc.freq == "W" else hist.iloc[-365:]
+    sold_share = float((year > 0).mean()) if len(hist) else 0.0
     origins = next((m["origins"] for m in fc.backtest.values() if m), 0)
     lines = [
         f"{fc.sku}  {fc.name}",
-        f"forecast for {len(f)} days from {f.index[0].date()} "
+        f"forecast for {len(f)} {steps} from {f.index[0].date()} "
         f"(data up to {fc.data_end:%Y-%m-%d %H:%M})",
         f"method: {fc.method} — {fc.detail}",
         f"  why: {fc.reason}",
-        f"series: {fc.kind} (a sale on {100 * sold_days:.0f}% of days); {len(hist)} days of "
-        f"history, last {len(recent)} days {recent.mean():.2f} units/day",
+        f"series: {fc.kind} (a sale in {100 * sold_share:.0f}% of {steps}); {len(hist)} {steps} "
+        f"of history, last {len(recent)} {steps} {recent.mean():.2f} units/{step}",
         "",
-        f"backtest ({origins} origins × {_test_days(fc.backtest)} days; * = used):"
+        f"backtest ({origins} origins × {_test_days(fc.backtest)} {steps}; * = used):"
         if origins
         else "backtest:",
         *_backtest_lines(fc.backtest, fc.method),
         "",
     ]
     lines += [f"note: {n}" for n in fc.notes]
-    if weekly:
+    if weekly or fc.freq == "W":
         w = fc.weekly_forecast()
-        lines.append(f"  {'from':<10} {'days':>4} {'units':>8} {'95% upper':>10}")
+        lines.append(
+            f"  {'from':<10} {'days':>4} {'units':>8}   {'80% interval':<15} {'95% interval':<15}"
+        )
         for row in w.itertuples(index=False):
             lines.append(
-                f"  {row.start.date()!s:<10} {row.days:>4} {row.mean:>8.1f} {row.hi95:>10.1f}"
+                f"  {row.start.date()!s:<10} {row.days:>4} {row.mean:>8.1f}   "
+                f"{f'[{row.lo80:.0f}, {row.hi80:.0f}]':<15} {f'[{row.lo95:.0f}, {row.hi95:.0f}]':<15}"
             )
+        lines.append(
+            "  (intervals of each week's total from the joint forecast paths"
+            + (", calibrated on backtests)" if fc.calibrated else ", not calibrated yet)")
+        )
     else:
         lines.append(
             f"  {'day':<10} {'':<3} {'mean':>6}   {'80% interval':<15} {'95% interval':<15}"
@@ -174,14 +241,20 @@ def format_forecast(fc, weekly: bool = False) -> str:
                 f"  {day.date()!s:<10} {day:%a} {row['mean']:>6.2f}   "
                 f"{f'[{row.lo80:.1f}, {row.hi80:.1f}]':<15} {f'[{row.lo95:.1f}, {row.hi95:.1f}]':<15}"
             )
-    lines.append(f"total over {len(f)} days: {f['mean'].sum():.1f} units")
+    unit = "weeks" if fc.freq == "W" else "days"
+    lines.append(f"total over {len(f)} {unit}: {f['mean'].sum():.1f} units")
     return "\n".join(line.rstrip() for line in lines)
 
 
 def _forecast(args) -> int:
     from analytics.forecasting import forecast_sku
+    from analytics.forecasting.selection import weekly_config
 
-    fc = forecast_sku(get_engine(), args.sku, horizon=args.horizon)
+    engine = get_engine()
+    freq = resolve_freq(engine, args)
+    config = weekly_config(horizon_weeks=math.ceil(args.horizon / 7)) if freq == "W" else None
+    horizon = config.horizon if config else args.horizon
+    fc = forecast_sku(engine, args.sku, horizon=horizon, config=config, source=args.demand)
     emit(args, fc.to_dict(), format_forecast(fc, weekly=args.weekly))
     return 0
 
@@ -234,29 +307,35 @@ def _reorder(args) -> int:
 def format_evaluation(result: dict, per_sku: bool = False) -> str:
     """The human-readable summary of :func:`~analytics.forecasting.evaluate_forecast`."""
     cfg = result["config"]
+    unit = "weeks" if cfg.get("freq") == "W" else "days"
     lines = [
-        f"Forecast backtests: {result['skus']} SKUs, {cfg['origins']} origins × "
-        f"{cfg['test_days']} days, data up to {result['data_end'][:16]} ({result['seconds']} s)",
+        f"Forecast backtests ({result.get('source', 'orders')} as demand): {result['skus']} "
+        f"SKUs, {cfg['origins']} origins × {cfg['test_days']} {unit}, data up to "
+        f"{result['data_end'][:16]} ({result['seconds']} s)",
         f"series: {result['kinds']}   chosen: {result['methods']}",
         "",
-        f"  {'method':<16} {'SKUs':>5} {'MASE mean':>9} {'median':>7} {'sMAPE':>7} "
-        f"{'cover80':>8} {'cover95':>8}",
+        f"  {'method':<16} {'SKUs':>5} {'MASE mean':>9} {'median':>7} {'RMSSE':>6} "
+        f"{'SPL':>6} {'sMAPE':>7} {'cover80':>8} {'cover95':>8}",
     ]
     rows = [*result["candidates"].items(), ("chosen", result["chosen"])]
     for name, b in rows:
         lines.append(
             f"  {name:<16} {b['skus']:>5} {_num(b['mase']['mean']):>9} "
-            f"{_num(b['mase']['median']):>7} {_num(b['smape']['mean'], '{:.1f}%'):>7} "
+            f"{_num(b['mase']['median']):>7} {_num(b['rmsse']['mean']):>6} "
+            f"{_num(b['spl']['mean']):>6} {_num(b['smape']['mean'], '{:.1f}%'):>7} "
             f"{_pct(b['coverage80']):>8} {_pct(b['coverage95']):>8}"
         )
     beats = result["model_beats_baseline"]
+    sm, im = beats["smooth"], beats["intermittent"]
     lines += [
         "",
-        "model beats seasonal naive (MASE): "
-        f"SARIMA on {_pct(beats['smooth']['share'])} of {beats['smooth']['skus']} smooth SKUs, "
-        f"intermittent method on {_pct(beats['intermittent']['share'])} of "
-        f"{beats['intermittent']['skus']} intermittent SKUs",
+        "model beats seasonal naive: "
+        f"SARIMA on {_pct(sm.get('mase'))} of {sm['skus']} smooth SKUs (MASE); the better "
+        f"intermittent method on {_pct(im.get('rmsse'))} of {im['skus']} intermittent SKUs by "
+        f"RMSSE, {_pct(im.get('spl'))} by scaled pinball loss, {_pct(im.get('mase'))} by MASE",
     ]
+    if result.get("intervals"):
+        lines += ["", *format_coverage(result["intervals"]["coverage"])]
     if per_sku:
         lines += ["", f"  {'SKU':<10} {'kind':<12} {'chosen':<15} MASE by method"]
         for s in result["per_sku"]:
@@ -265,6 +344,30 @@ def format_evaluation(result: dict, per_sku: bool = False) -> str:
             )
             lines.append(f"  {s['sku']:<10} {s['kind']:<12} {s['chosen']:<15} {scores}")
     return "\n".join(lines)
+
+
+def format_coverage(coverage: dict) -> list[str]:
+    """Coverage of the intervals of totals before/after calibration, per kind and window."""
+    lines = [
+        "interval coverage on the newest origin (nominal 80% / 95%): path quantiles before and "
+        "after calibration; summed = adding the daily bounds up",
+        f"  {'kind':<13} {'window':<6} {'n':>6} {'before':>13} {'after':>13} {'summed':>13}",
+    ]
+    for kind, windows in coverage.items():
+        for window, row in windows.items():
+            if not row["records"]:
+                continue
+
+            def pair(key: str, row=row) -> str:
+                if row.get(f"{key}80") is None:
+                    return "-"
+                return f"{_pct(row[f'{key}80'])} / {_pct(row[f'{key}95'])}"
+
+            lines.append(
+                f"  {kind:<13} {window:<6} {row['records']:>6} {pair('before'):>13} "
+                f"{pair('after'):>13} {pair('summed_daily'):>13}"
+            )
+    return lines
 
 
 def _evaluate(args) -> int:
@@ -276,6 +379,10 @@ def _evaluate(args) -> int:
         test_days=args.test_days,
         n_jobs=args.jobs,
         compare_all=not args.candidates_only,
+        freq=args.freq,
+        source=args.demand,
+        min_units=args.min_units,
+        until=args.until,
     )
     emit(args, result, format_evaluation(result, per_sku=args.per_sku))
     return 0

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "imports",
     "segments",
     "forecast",
+    "inventory",
     "recommend",
     "train",
     "evaluate_nlu",

@@ -39,13 +39,23 @@ def register(sub, evaluate_sub) -> None:
 
     e = evaluate_sub.add_parser(
         "segments",
-        help="measure segmentation quality (silhouette; ARI against the demo's planted groups)",
+        help="measure segmentation quality: silhouette, bootstrap stability (ARI), and ARI "
+        "against the demo's planted groups",
         description="Fit a segmentation on the current database without storing it and report "
-        "the silhouette per k; on the demo shop also the adjusted Rand index against the planted "
-        "customer groups A-E and where each group landed (and the same at k=5 when the chosen k "
-        "differs).",
+        "the silhouette per k and its stability on any shop: the adjusted Rand index between "
+        "the full fit and refits on bootstrap resamples of the customers (k chosen by "
+        "silhouette inside each resample); on the demo shop also the adjusted Rand index "
+        "against the planted customer groups A-E and where each group landed (and the same at "
+        "k=5 when the chosen k differs).",
     )
     e.add_argument("--k", type=_k, metavar="K", help="number of segments (default: by silhouette)")
+    e.add_argument(
+        "--resamples",
+        type=int,
+        default=20,
+        metavar="N",
+        help="bootstrap resamples for the stability (default 20; 0 skips it)",
+    )
     add_json_flag(e)
     e.set_defaults(handler=_evaluate)
 
@@ -78,6 +88,10 @@ def _segments(args) -> int:
 def _evaluate(args) -> int:
     from analytics import segmentation
 
-    result = segmentation.evaluate_segments(get_engine(), k=args.k, planted=PLANTED_FAVOURITES)
+    if args.resamples < 0:
+        raise ShopbotError("--resamples must be 0 or more")
+    result = segmentation.evaluate_segments(
+        get_engine(), k=args.k, planted=PLANTED_FAVOURITES, resamples=args.resamples
+    )
     emit(args, result, segmentation.format_evaluation(result))
     return 0

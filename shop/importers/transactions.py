@@ -51,6 +51,7 @@ from sqlalchemy.engine import Connection, Engine
 from shop.errors import ImportFailed
 from shop.importers import batches, cleaning, files
 from shop.importers.files import FileInfo
+from shop.importers.frequency import detect_frequency
 from shop.importers.report import ImportReport, Progress
 from shop.store.models import Customer, Order, OrderItem, Product, utcnow
 
@@ -327,6 +328,11 @@ def _write(
         _write_order_items(conn, items, order_ids, product_ids, report, progress)
     report.imported_at = now.isoformat(sep=" ", timespec="seconds")
     report.notes += _notes(report)
+    if len(lines) and detect_frequency(lines["placed_at"]) == "W":
+        report.notes.append(
+            "every invoice falls on the same weekday: this looks like weekly data, so demand "
+            "will be forecast per week (`shopbot forecast SKU --freq auto`, `shopbot train`)"
+        )
     report.seconds = time.perf_counter() - started
     batches.finish_batch(conn, batch_id, report)
 

@@ -148,8 +148,11 @@ def test_intermittent_series_selects_the_intermittent_method():
     y = sparse_series(400, p=0.12, seed=7)
     result = forecast_series("S", y, ForecastConfig())
     assert result.kind == "intermittent"
-    assert result.method == "tsb", result.reason
-    assert "tsb" in result.backtest and "sarima" not in result.backtest
+    assert result.method in ("tsb", "adida"), result.reason
+    assert {"tsb", "adida"} <= set(result.backtest) and "sarima" not in result.backtest
+    # The better of the two by RMSSE (the measure for intermittent demand) was chosen.
+    rmsse = {m: result.backtest[m].rmsse for m in ("tsb", "adida", "seasonal_naive")}
+    assert rmsse[result.method] == min(rmsse.values()), rmsse
     for col, values in result.forecast.items():
         assert (values >= 0).all(), col
     # A flat rate near the true mean demand per day (0.12 × 2 units).
@@ -204,7 +207,7 @@ def test_forecasts_are_never_negative():
         fc = model.fit(y).predict(28)
         assert (fc.to_numpy() >= 0).all(), model.name
     result = forecast_series("Z", y, ForecastConfig(compare_all=True))
-    assert set(result.backtest) == {"seasonal_naive", "tsb", "sarima"}
+    assert set(result.backtest) == {"seasonal_naive", "tsb", "adida", "sarima"}
     assert all((v >= 0).all() for v in result.forecast.values())
 
 
@@ -362,7 +365,7 @@ def test_run_forecasts_stores_one_run_and_the_artifact(engine):
     assert set(report.results) == {"CLO-0001", "HOM-0002", "EL-0005"}
     assert report.results["CLO-0001"].method == "sarima"
     assert report.results["HOM-0002"].kind == "intermittent"
-    assert report.results["HOM-0002"].method in ("tsb", "seasonal_naive")
+    assert report.results["HOM-0002"].method in ("tsb", "adida", "seasonal_naive")
     assert calls[0] == (0, 3) and calls[-1] == (3, 3)
     with session_scope(engine) as s:
         run = s.get(AnalyticsRun, report.run_id)
@@ -454,7 +457,8 @@ def test_cli_forecast_reorder_and_errors(tmp_path, monkeypatch, capsys):
     assert exc.value.code == 2 and "--horizon must be between 1 and 366" in capsys.readouterr().err
     assert main(["forecast", "CLO-0001", "--weekly", "--horizon", "14"]) == 0
     text = capsys.readouterr().out
-    assert "method: sarima" in text and "95% upper" in text and "* sarima" in text
+    assert "method: sarima" in text and "95% interval" in text and "* sarima" in text
+    assert "intervals of each week's total from the joint forecast paths" in text
 
     run_forecasts(eng, n_jobs=1)
     out = shopbot(url, "reorder", "--service-level", "0.9", "--json")
@@ -463,6 +467,14 @@ def test_cli_forecast_reorder_and_errors(tmp_path, monkeypatch, capsys):
     assert data["service_level"] == 0.9 and data["products"] == 3
     assert data["reorder_now"][0]["sku"] == "EL-0005" and data["reorder_now"][0]["out_of_stock"]
     assert data["out_of_stock_count"] == 1
+    # The replay of the reorder policy: both policies on the same 3 series and 4 weeks.
+    out = shopbot(url, "evaluate", "inventory", "--weeks", "4", "--jobs", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    inv = json.loads(out.stdout)
+    assert inv["series"] == 3 and inv["replay"]["steps"] == 28  # BEA-0003 never sold
+    for policy in ("shopbot", "seasonal_naive"):
+        assert 0 < inv["overall"][policy]["fill_rate"] <= 1
+        assert inv["overall"][policy]["avg_on_hand"] > 0
     assert main(["reorder"]) == 0
     assert "! EL-0005" in capsys.readouterr().out
 
@@ -473,7 +485,44 @@ def test_cli_forecast_reorder_and_errors(tmp_path, monkeypatch, capsys):
     ev = json.loads(out.stdout)
     assert ev["skus"] == 3 and ev["config"]["origins"] == 2
     assert {s["sku"] for s in ev["per_sku"]} == {"CLO-0001", "HOM-0002", "EL-0005"}
-    assert set(ev["candidates"]) == {"sarima", "seasonal_naive", "tsb"}
+    assert set(ev["candidates"]) == {"sarima", "seasonal_naive", "tsb", "adida"}
     assert ev["per_sku"][0]["backtest"]["seasonal_naive"]["origins"] == 2
     assert 0 <= ev["chosen"]["coverage95"] <= 1
     eng.dispose()
+
+
+def test_a_weekly_shop_is_forecast_and_reordered_per_week(engine):
+    """Weekly totals, each dated on its Monday: detected as weekly, forecast in weeks, and the
+    reorder point counts a 14-day lead time as two weekly steps."""
+    from analytics.forecasting.demand import frequency_of
+    from analytics.forecasting.selection import weekly_config
+
+    rng = np.random.default_rng(5)
+    first_monday = dt.datetime(2024, 1, 1, 12)  # a Monday
+    with session_scope(engine) as s:
+        customer = Customer(email="weekly@example.com", name="Weekly Buyer")
+        p = Product(sku="FOO-0001", name="Weekly tea", category="food", price=Decimal("4.00"))
+        s.add_all([customer, p])
+        s.flush()
+        s.add(Inventory(product_id=p.id, on_hand=40, on_order=0, lead_time_days=14))
+        orders, items = [], []
+        for w, qty in enumerate(rng.poisson(50, 120)):
+            orders.append({"id": w + 1, "order_number": 300000 + w, "customer_id": customer.id,
+                           "status": "delivered", "total": Decimal("4.00") * int(qty),
+                           "placed_at": first_monday + dt.timedelta(weeks=w)})  # fmt: skip
+            items.append({"order_id": w + 1, "product_id": p.id, "quantity": int(qty),
+                          "unit_price": Decimal("4.00")})  # fmt: skip
+        s.execute(insert(Order), orders)
+        s.execute(insert(OrderItem), items)
+    assert frequency_of(engine) == "W"
+    config = weekly_config()
+    report = run_forecasts(engine, n_jobs=1, config=config, horizon=config.horizon)
+    assert report.first_day.weekday() == 0 and report.step_days == 7
+    entry = report.artifact["skus"]["FOO-0001"]
+    assert len(entry["mean"]) == len(entry["weeks"]) == config.horizon
+    assert 40 < entry["mean"][0] < 60 and entry["weeks"][0]["lo95"] < 50 < entry["weeks"][0]["hi95"]
+    advice = run_reorder(engine, forecasts=report.artifact).items[0]
+    assert advice.intervals == "joint"
+    assert advice.lead_time_demand == pytest.approx(sum(entry["mean"][:2]), abs=0.01)
+    assert advice.reorder_point >= advice.lead_time_demand
+    assert 5 < advice.mean_daily < 9  # ~50 a week

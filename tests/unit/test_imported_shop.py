@@ -654,12 +654,12 @@ def test_evaluate_recommender_on_imported_data(shop):
     for name in ("svd", "knn"):
         assert 0 < m["rating"][name]["rmse"] < 1.5 and 0 < m["rating"][name]["mae"] < 1.5
     ranking = m["ranking"]
-    for name in ("blended", "popularity"):
+    for name in ("served", "popularity", "ease", "item_knn", "als", "bpr", "svd"):
         assert set(ranking[name]) >= {"precision@10", "recall@10", "ndcg@10"}
         assert all(0 <= ranking[name][k] <= 1 for k in ("precision@10", "recall@10", "ndcg@10"))
     # Taste groups make the shop-wide bestsellers a poor guess: the ranker must do better.
-    assert ranking["blended"]["precision@10"] > ranking["popularity"]["precision@10"]
-    assert ranking["blended"]["ndcg@10"] > ranking["popularity"]["ndcg@10"]
+    assert ranking["served"]["precision@10"] > ranking["popularity"]["precision@10"]
+    assert ranking["served"]["ndcg@10"] > ranking["popularity"]["ndcg@10"]
     assert m["beats_popularity"] == {"precision@10": True, "ndcg@10": True}
 
 

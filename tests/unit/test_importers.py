@@ -650,3 +650,21 @@ def test_a_workbook_whose_text_unpacks_too_large_is_refused_before_reading(
     with pytest.raises(ImportFailed, match=r"bomb.xlsx: its text cells unpack to .* over the"):
         import_transactions(engine, path)
     assert set(counts(engine).values()) == {0}
+
+
+def test_weekly_sales_files_are_recognised_as_weekly(engine, tmp_path):
+    path = tmp_path / "weekly.csv"
+    rows = ["InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"]
+    monday = dt.date(2025, 1, 6)
+    for w in range(12):
+        day = monday + dt.timedelta(weeks=w)
+        rows.append(f"{536400 + w},84029E,RED WOOLLY HOTTIE,{3 + w % 4},{day} 09:00,3.39,17850,UK")
+        rows.append(f"{536500 + w},22752,SET 7 BABUSHKA NESTING BOXES,2,{day} 10:00,7.65,13047,UK")
+    path.write_text("\n".join(rows) + "\n")
+    report = import_transactions(engine, path)
+    assert any("looks like weekly data" in n for n in report.notes)
+    from analytics.forecasting.demand import frequency_of
+
+    assert frequency_of(engine) == "W"
+    daily = import_transactions(engine, write_online_retail(tmp_path / "online_retail.csv"))
+    assert not any("weekly" in n for n in daily.notes)

@@ -562,3 +562,34 @@ def test_demo_shop_planted_groups_are_recovered(engine):
             assert info["dominant_favourite"] == PLANTED_FAVOURITES[group], (group, info)
             assert info["dominant_label"].startswith(PLANTED_FAVOURITES[group].capitalize())
     assert {"churned", "new", "noise"} <= set(result["planted"]["other_groups"])
+
+
+# ---- stability -----------------------------------------------------------------------------------
+
+
+def test_bootstrap_stability_is_high_for_planted_groups_and_low_without_structure():
+    from analytics.segmentation.stability import bootstrap_stability
+
+    purchases, customers = planted_shop(per_group=24)
+    features = rfm_features(purchases, customers, as_of=END)
+    model = Segmenter(random_state=0).fit(features)
+    planted = bootstrap_stability(features, model, resamples=8)
+    assert planted["resamples"] == 8 and planted["k_reference"] == model.k_
+    assert planted["ari_mean"] >= 0.95 and planted["ari_min"] >= 0.9
+    assert sum(planted["k_chosen"].values()) == 8
+    # The same marginals with the joint structure destroyed (each column shuffled on its own):
+    # whatever K-means finds there depends on the sample.
+    rng = np.random.default_rng(0)
+    shuffled = features.copy()
+    for col in FEATURE_COLUMNS:
+        shuffled[col] = rng.permutation(shuffled[col].to_numpy())
+    noise = bootstrap_stability(shuffled, Segmenter(random_state=0).fit(shuffled), resamples=8)
+    assert noise["ari_mean"] < planted["ari_mean"] - 0.2, (noise, planted)
+
+
+def test_evaluate_segments_reports_stability_without_planted_groups(engine):
+    purchases, customers = planted_shop(per_group=24)
+    store_shop(engine, purchases, customers.assign(demo_group=None))
+    result = evaluate_segments(engine, resamples=5)
+    assert result["planted"] is None
+    assert result["stability"]["resamples"] == 5 and result["stability"]["ari_mean"] > 0.9

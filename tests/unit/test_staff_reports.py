@@ -72,10 +72,19 @@ def test_forecast_report_has_intervals_method_and_a_chart(trained):
     assert d["horizon_days"] == 28 and len(d["mean"]) == 28
     assert all(lo <= m <= hi for lo, m, hi in zip(d["lo95"], d["mean"], d["hi95"]))
     assert all(lo <= m <= hi for lo, m, hi in zip(d["lo80"], d["mean"], d["hi80"]))
-    assert d["method"] in {"sarima", "seasonal_naive", "tsb", "sba"}
+    assert d["method"] in {"sarima", "seasonal_naive", "tsb", "sba", "adida"}
     assert "Backtest MASE" in dict(r.fields)
     assert Image.open(io.BytesIO(r.chart_png)).size == (WIDTH_PX, HEIGHT_PX)
     assert len(r.table.rows) == 4  # four weeks
+    # Week ranges are intervals of the week's total, not sums of the daily bounds: narrower
+    # than the summed 95% bounds whenever the days are not perfectly correlated.
+    entry = art["skus"][d["sku"]]
+    for b, row in enumerate(r.table.rows):
+        lo, hi = (float(x) for x in row[3].split("–"))
+        week = entry["weeks"][b]
+        assert (lo, hi) == (round(week["lo95"]), round(week["hi95"]))
+        assert hi <= sum(d["hi95"][7 * b : 7 * b + 7]) + 0.5
+    assert not any("add up the daily" in n for n in r.notes)
     with pytest.raises(ModelMissing):
         forecast_report(engine, "EL-1042", 28, None)
 
@@ -100,6 +109,7 @@ def test_reorder_report_most_urgent_first(trained):
     dates = [i["stockout_date"] or "9999" for i in items]
     assert dates == sorted(dates)
     assert all(i["order_quantity"] > 0 for i in items)
+    assert r.data["service_level"] == 0.95 and "95% service level" in r.summary
 
 
 def test_segment_report_lists_every_segment(trained):

@@ -1,0 +1,307 @@
+"""The served ranker, chosen on a validation split of the training data (never the test data).
+
+Candidates: EASE at a few regularisations, item-kNN, implicit ALS and BPR, popularity, each alone
+and blended with the popularity prior; EASE and item-kNN also with a customer's recent products
+weighing more (a product's weight halves every ``h`` products bought after it). Each is fitted on
+the training customers' earlier (or a random part of their) products and scored on the rest by
+NDCG@10; the best is refitted on all the training data and served (:class:`ServedRanker`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Callable
+
+import numpy as np
+from scipy import sparse
+
+from analytics.recommendation import rankers
+from analytics.recommendation.metrics import topn_metrics
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("temporal", "random")
+EASE_LAMBDAS = (50.0, 200.0, 800.0)
+PRIOR_WEIGHTS = (0.0, 0.1, 0.3)
+RECENCY_HALF_LIVES = (None, 5.0, 20.0)  # in products, newest first; None: all weigh the same
+VALIDATION_FRACTION = 0.2
+
+
+def holdout_mask(
+    users: np.ndarray,
+    first_at: np.ndarray,
+    protocol: str,
+    fraction: float,
+    seed: int = 0,
+) -> np.ndarray:
+    """Which (user, item) pairs to hold out, per user: ``temporal`` = the latest ``fraction`` by
+    first interaction, ``random`` = a random ``fraction``; at least one pair for users with two
+    or more, none for users with one (they would have no history left)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+    n = len(users)
+    rng = np.random.default_rng(seed)
+    if protocol == "temporal":
+        key = np.asarray(first_at, dtype=np.float64)
+    else:
+        key = rng.random(n)
+    # Tie-break on a random draw so equal times do not always favour low item ids.
+    order = np.lexsort((rng.random(n), key, users))
+    u = users[order]
+    size = np.bincount(u)[u]
+    starts = np.r_[0, np.flatnonzero(np.diff(u)) + 1]
+    pos = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    n_test = np.where(size >= 2, np.maximum(1, np.round(size * fraction)), 0).astype(int)
+    mask = np.zeros(n, dtype=bool)
+    mask[order] = pos >= size - n_test
+    return mask
+
+
+def recency_rank(users: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Per pair: how many of the same user's pairs are newer (0 = the newest)."""
+    n = len(users)
+    order = np.lexsort((-np.asarray(times, dtype=np.float64), users))
+    u = users[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(u)) + 1] if n else np.zeros(0, dtype=int)
+    pos = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    rank = np.empty(n, dtype=np.float64)
+    rank[order] = pos
+    return rank
+
+
+def recency_weights(rank: np.ndarray, half_life: float | None) -> np.ndarray:
+    """0.5 ** (rank / half_life): the weight of a history item (1 for all without half-life)."""
+    if not half_life:
+        return np.ones(len(rank))
+    return np.power(0.5, np.asarray(rank, dtype=np.float64) / half_life)
+
+
+def _minmax_rows(s: np.ndarray) -> np.ndarray:
+    lo = s.min(axis=1, keepdims=True)
+    hi = s.max(axis=1, keepdims=True)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    return (s - lo) / span
+
+
+def candidates(
+    random_state: int = 0, with_mf: bool = True
+) -> dict[str, Callable[[], rankers.Ranker]]:
+    """The rankers the served one is chosen from, by name (``ease@200`` = EASE with λ 200)."""
+    out: dict[str, Callable[[], rankers.Ranker]] = {
+        f"ease@{lam:g}": functools.partial(rankers.Ease, lam=lam) for lam in EASE_LAMBDAS
+    }
+    out["item_knn"] = lambda: rankers.ItemKNN()
+    if with_mf and implicit_available():
+        out["als"] = lambda: rankers.ImplicitMF("als", random_state=random_state)
+        out["bpr"] = lambda: rankers.ImplicitMF(
+            "bpr", iterations=100, learning_rate=0.01, random_state=random_state
+        )
+    out["popularity"] = lambda: rankers.Popularity()
+    return out
+
+
+def implicit_available() -> bool:
+    try:
+        import implicit  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def evaluate_scores(
+    scorer: Callable[[np.ndarray], np.ndarray],
+    x_train: sparse.csr_matrix,
+    x_test: sparse.csr_matrix,
+    k: int = 10,
+    batch: int = 512,
+) -> dict:
+    """Top-k metrics of ``scorer(users) -> scores`` for every user with held-out products;
+    products in ``x_train`` are never counted as recommendations."""
+    users = np.flatnonzero(np.diff(x_test.indptr) > 0)
+    tops = []
+    for start in range(0, len(users), batch):
+        rows = users[start : start + batch]
+        s = np.array(scorer(rows), dtype=np.float64, copy=True)
+        seen = x_train[rows]
+        s[np.repeat(np.arange(len(rows)), np.diff(seen.indptr)), seen.indices] = -np.inf
+        tops.append(rankers.top_k_rows(s, k)[0])
+    top = np.concatenate(tops) if tops else np.zeros((0, k), dtype=np.int32)
+    return topn_metrics(top, x_test[users], k, n_items=x_train.shape[1])
+
+
+@dataclasses.dataclass
+class Choice:
+    """The validation's verdict: the ranker, the popularity-prior weight and every score."""
+
+    name: str
+    prior_weight: float
+    validation: dict  # candidate -> metrics on the validation split
+    protocol: str
+    half_life: float | None = None  # recency weighting of the history (EASE, item-kNN)
+
+
+def choose_ranker(
+    users: np.ndarray,
+    items: np.ndarray,
+    first_at: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    protocol: str = "temporal",
+    random_state: int = 0,
+    with_mf: bool = True,
+    k: int = 10,
+) -> Choice:
+    """Fits every candidate on a validation split of the (user, item) pairs and returns the one
+    with the best NDCG@k (ties: the earlier candidate), with the best popularity-prior weight."""
+    held = holdout_mask(users, first_at, protocol, VALIDATION_FRACTION, random_state)
+    x_fit = rankers.binary_matrix(users[~held], items[~held], shape)
+    x_val = rankers.binary_matrix(users[held], items[held], shape)
+    pop = np.asarray(x_fit.sum(axis=0), dtype=np.float64).ravel()
+    pop = pop / pop.max() if pop.max() > 0 else pop
+    rank = recency_rank(users[~held], first_at[~held])
+    results: dict[str, dict] = {}
+    best: tuple[float, str, float, float | None] | None = None
+    for name, make in candidates(random_state, with_mf).items():
+        try:
+            model = make().fit(x_fit)
+        except (ValueError, np.linalg.LinAlgError, MemoryError) as exc:
+            log.warning("validation: %s could not be fitted: %s", name, exc)
+            continue
+        by_history = isinstance(model, (rankers.Ease, rankers.ItemKNN))
+        for h in RECENCY_HALF_LIVES if by_history else (None,):
+            weights = recency_weights(rank, h)
+            x_w = sparse.csr_matrix((weights, (users[~held], items[~held])), shape=shape)
+            for w in PRIOR_WEIGHTS if name != "popularity" else (0.0,):
+
+                def scorer(rows, model=model, w=w, x_w=x_w):
+                    s = model.scores(x_w[rows], rows)
+                    return _minmax_rows(s) + w * pop if w else s
+
+                m = evaluate_scores(scorer, x_fit, x_val, k)
+                label = name + (f"+recency{h:g}" if h else "") + (f"+popularity×{w:g}" if w else "")
+                results[label] = m
+                score = m[f"ndcg@{k}"]
+                if best is None or score > best[0] + 1e-12:
+                    best = (score, name, w, h)
+    if best is None:
+        return Choice("popularity", 0.0, results, protocol)
+    return Choice(best[1], best[2], results, protocol, best[3])
+
+
+def make_ranker(name: str, random_state: int = 0):
+    """An unfitted ranker for a candidate name from :func:`candidates`."""
+    return candidates(random_state)[name]()
+
+
+@dataclasses.dataclass
+class ServedRanker:
+    """A fitted ranker kept as plain numpy arrays for serving (no ``implicit`` at load time).
+
+    ``kind``: ``ease`` (``items`` = product positions in the EASE block, ``weights`` = its
+    matrix), ``factors`` (``users`` × ``items_f`` factor matrices), ``neighbours`` (a sparse
+    product × product similarity) or ``popularity``.
+    """
+
+    name: str
+    kind: str
+    prior_weight: float
+    n_items: int
+    half_life: float | None = None
+    ease_items: np.ndarray | None = None
+    ease_pos: np.ndarray | None = None
+    ease_b: np.ndarray | None = None
+    user_factors: np.ndarray | None = None
+    item_factors: np.ndarray | None = None
+    similarity: sparse.csr_matrix | None = None
+    counts: np.ndarray | None = None
+
+    @classmethod
+    def from_fitted(cls, name: str, model, prior_weight: float) -> ServedRanker:
+        n_items = getattr(model, "n_items_", None)
+        if isinstance(model, rankers.Ease):
+            pos = np.full(model.n_items_, -1, dtype=np.int64)
+            pos[model.items_] = np.arange(len(model.items_))
+            return cls(name, "ease", prior_weight, model.n_items_, ease_items=model.items_,
+                       ease_pos=pos, ease_b=model.b_)  # fmt: skip
+        if isinstance(model, rankers.ImplicitMF):
+            n_items = model.item_factors_.shape[0]
+            return cls(name, "factors", prior_weight, n_items,
+                       user_factors=model.user_factors_, item_factors=model.item_factors_)  # fmt: skip
+        if isinstance(model, rankers.ItemKNN):
+            return cls(name, "neighbours", prior_weight, model.sim_.shape[0],
+                       similarity=model.sim_)  # fmt: skip
+        counts = model.counts_
+        return cls(name, "popularity", prior_weight, n_items or len(counts), counts=counts)
+
+    def scores(self, u: int, history: np.ndarray, rank: np.ndarray | None = None) -> np.ndarray:
+        """Raw scores of every product for customer position ``u`` with these history items
+        (``rank``: how many newer items each has, for the recency weighting)."""
+        weights = recency_weights(rank if rank is not None else np.zeros(len(history)),
+                                  self.half_life)  # fmt: skip
+        if self.kind == "ease":
+            assert self.ease_pos is not None and self.ease_b is not None
+            assert self.ease_items is not None
+            rows = self.ease_pos[history]
+            ok = rows >= 0
+            kept = np.einsum("i,ij->j", weights[ok], self.ease_b[rows[ok]].astype(np.float64))
+            # Products outside the EASE block rank below every product in it.
+            out = np.full(self.n_items, kept.min() - 1.0 if len(kept) else 0.0)
+            out[self.ease_items] = kept
+            return out
+        if self.kind == "factors":
+            assert self.user_factors is not None and self.item_factors is not None
+            # einsum rather than a BLAS matvec: BLAS threads waking up cost milliseconds here.
+            return np.einsum("ij,j->i", self.item_factors, self.user_factors[u]).astype(np.float64)
+        if self.kind == "neighbours":
+            assert self.similarity is not None
+            return np.asarray(weights @ self.similarity[history], dtype=np.float64).ravel()
+        assert self.counts is not None
+        return np.asarray(self.counts, dtype=np.float64)
+
+    def contributions(
+        self, history: np.ndarray, targets: np.ndarray, rank: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """(history, targets) weights of each history item towards each target, for "because
+        you bought …" reasons; None when the ranker has no such item-to-item weights."""
+        weights = recency_weights(rank if rank is not None else np.zeros(len(history)),
+                                  self.half_life)[:, None]  # fmt: skip
+        return None if (raw := self._pair_weights(history, targets)) is None else weights * raw
+
+    def _pair_weights(self, history: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
+        if self.kind == "ease":
+            assert self.ease_pos is not None and self.ease_b is not None
+            out = np.zeros((len(history), len(targets)))
+            rows, cols = self.ease_pos[history], self.ease_pos[targets]
+            ok_r, ok_c = rows >= 0, cols >= 0
+            out[np.ix_(ok_r, ok_c)] = self.ease_b[np.ix_(rows[ok_r], cols[ok_c])]
+            return out
+        if self.kind == "neighbours":
+            assert self.similarity is not None
+            return self.similarity[history][:, targets].toarray()
+        return None
+
+
+def fit_served(
+    users: np.ndarray,
+    items: np.ndarray,
+    first_at: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    ranker: str = "auto",
+    protocol: str = "temporal",
+    random_state: int = 0,
+) -> tuple[ServedRanker, Choice | None]:
+    """The served ranker fitted on every pair: ``ranker="auto"`` chooses it on a validation
+    split (:func:`choose_ranker`), a candidate name (e.g. ``ease@200``) fixes it."""
+    choice = None
+    prior_weight, half_life = 0.0, None
+    if ranker == "auto":
+        choice = choose_ranker(users, items, first_at, shape, protocol=protocol,
+                               random_state=random_state)  # fmt: skip
+        ranker, prior_weight, half_life = choice.name, choice.prior_weight, choice.half_life
+    model = make_ranker(ranker, random_state).fit(rankers.binary_matrix(users, items, shape))
+    served = ServedRanker.from_fitted(ranker, model, prior_weight)
+    served.half_life = half_life
+    return served, choice

@@ -1,0 +1,179 @@
+"""The recommender's rankers, splits and validation: known answers on planted data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.recommendation import rankers
+from analytics.recommendation.metrics import mean_ranking_metrics, topn_metrics
+from analytics.recommendation.ranking import (
+    choose_ranker,
+    evaluate_scores,
+    holdout_mask,
+    recency_rank,
+)
+from analytics.recommendation.splits import random_split
+
+
+def paired_matrix(n_users: int = 400, n_pairs: int = 30, seed: int = 0):
+    """Products come in pairs (2j, 2j+1) bought together; each customer buys 3 whole pairs
+    and one random single product. Popularity is flat by construction."""
+    rng = np.random.default_rng(seed)
+    users, items = [], []
+    for u in range(n_users):
+        for j in rng.choice(n_pairs, 3, replace=False):
+            users += [u, u]
+            items += [2 * j, 2 * j + 1]
+        users.append(u)
+        items.append(int(rng.integers(2 * n_pairs)))
+    return rankers.binary_matrix(np.array(users), np.array(items), (n_users, 2 * n_pairs))
+
+
+def test_ease_recovers_planted_co_purchases():
+    x = paired_matrix()
+    ease = rankers.Ease(lam=10.0).fit(x)
+    partner = np.arange(x.shape[1]) ^ 1  # 2j <-> 2j+1
+    # Every product's largest EASE weight points at its planted partner ...
+    assert (np.argmax(ease.b_, axis=1) == partner[ease.items_]).all()
+    # ... and a customer holding one product of a pair gets the other first.
+    for i in (0, 7, 30, 59):
+        row = rankers.binary_matrix(np.array([0]), np.array([i]), (1, x.shape[1]))
+        assert int(np.argmax(ease.scores(row, np.array([0]))[0])) == partner[i]
+    idx, val = ease.neighbours(3)
+    assert (idx[:, 0] == partner).all() and (val[:, 0] > 0).all()
+
+
+def test_ease_leaves_rare_products_out_of_its_block_and_below_the_rest():
+    x = paired_matrix()
+    ease = rankers.Ease(lam=10.0, max_items=20).fit(x)
+    assert len(ease.items_) == 20
+    s = ease.scores(x[:5], np.arange(5))
+    outside = np.setdiff1d(np.arange(x.shape[1]), ease.items_)
+    assert (s[:, outside].max(axis=1) < s[:, ease.items_].min(axis=1)).all()
+
+
+@pytest.mark.parametrize(
+    "ranker", [rankers.ItemKNN(k=5), rankers.ImplicitMF("als", factors=32, iterations=15)]
+)
+def test_neighbour_and_factor_rankers_find_the_partner(ranker):
+    x = paired_matrix()
+    ranker.fit(x)
+    s = np.asarray(ranker.scores(x, np.arange(x.shape[0])), dtype=float)
+    s[x.nonzero()] = -np.inf
+    # Customers whose random single product broke a pair should get its partner on top.
+    hits = total = 0
+    for u in range(x.shape[0]):
+        own = x[u].indices
+        lonely = [i for i in own if (i ^ 1) not in own]
+        if lonely:
+            total += 1
+            hits += int(np.argmax(s[u])) == (lonely[0] ^ 1)
+    assert hits / total > 0.7
+
+
+def test_holdout_mask_by_protocol():
+    users = np.array([0, 0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3])
+    first = np.arange(len(users), dtype=float)[::-1]  # later rows are older
+    t = holdout_mask(users, first, "temporal", 0.25)
+    # user 0: 4 products -> 1 held out, the newest (row 0); user 1: 2 -> 1 (row 4);
+    # user 2: one product -> none; user 3: 8 -> 2, the two newest (rows 7 and 8).
+    assert np.flatnonzero(t).tolist() == [0, 4, 7, 8]
+    r = holdout_mask(users, first, "random", 0.25, seed=3)
+    assert np.bincount(users[r], minlength=4).tolist() == [1, 1, 0, 2]
+    draws = {tuple(np.flatnonzero(holdout_mask(users, first, "random", 0.25, s))) for s in range(8)}
+    assert len(draws) > 1  # random really is random across seeds
+    with pytest.raises(ValueError):
+        holdout_mask(users, first, "sideways", 0.25)
+
+
+def test_random_split_removes_every_interaction_with_a_held_out_product():
+    t = pd.Timestamp("2025-01-01")
+    purchases = pd.DataFrame(
+        {
+            "order_id": np.arange(40),
+            "customer_id": np.repeat([1, 2, 3, 4], 10),
+            "product_id": np.tile(np.arange(10), 4),
+            "placed_at": [t + dt.timedelta(days=d) for d in range(40)],
+        }
+    )
+    ratings = purchases[["customer_id", "product_id"]].assign(
+        rating=4.0, rated_at=t + dt.timedelta(days=50)
+    )
+    train_p, train_r, test = random_split(purchases, ratings, 0.25, seed=0)
+    assert test.groupby("customer_id").size().tolist() == [2, 2, 2, 2]  # round(2.5) = 2
+    held = set(zip(test.customer_id, test.product_id))
+    assert not held & set(zip(train_p.customer_id, train_p.product_id))
+    assert not held & set(zip(train_r.customer_id, train_r.product_id))
+    assert len(train_p) == len(train_r) == 32
+
+
+def test_vectorised_metrics_equal_the_per_list_ones():
+    rng = np.random.default_rng(0)
+    top = np.array([rng.choice(50, 10, replace=False) for _ in range(30)])
+    rel_users, rel_items = [], []
+    for u in range(30):
+        for i in rng.choice(50, int(rng.integers(1, 15)), replace=False):
+            rel_users.append(u)
+            rel_items.append(i)
+    relevant = rankers.binary_matrix(np.array(rel_users), np.array(rel_items), (30, 50))
+    fast = topn_metrics(top, relevant, 10, n_items=50)
+    slow = mean_ranking_metrics(
+        [(top[u].tolist(), relevant[u].indices.tolist()) for u in range(30)], 10
+    )
+    for key in ("precision@10", "recall@10", "ndcg@10", "hit_rate@10"):
+        assert fast[key] == pytest.approx(slow[key])
+    assert fast["coverage"] == len(np.unique(top)) / 50
+
+
+def test_validation_prefers_structure_to_popularity_and_never_sees_the_test():
+    x = paired_matrix(seed=1)
+    users, items = x.nonzero()
+    first = np.random.default_rng(0).random(len(users))
+    choice = choose_ranker(users, items, first, x.shape, protocol="random", random_state=0)
+    assert choice.name.startswith("ease@") or choice.name == "item_knn"
+    pop = choice.validation["popularity"]["ndcg@10"]
+    assert choice.validation[choice.name]["ndcg@10"] > 2 * pop
+    # Scoring by the planted partner alone is what a perfect ranker would do: EASE gets close.
+    held = holdout_mask(users, first, "random", 0.2, 0)
+    x_fit = rankers.binary_matrix(users[~held], items[~held], x.shape)
+    x_val = rankers.binary_matrix(users[held], items[held], x.shape)
+    partner = rankers.binary_matrix(np.arange(x.shape[1]), np.arange(x.shape[1]) ^ 1,
+                                    (x.shape[1],) * 2)  # fmt: skip
+    oracle = evaluate_scores(lambda r: (x_fit[r] @ partner).toarray(), x_fit, x_val)
+    ease = choice.validation[choice.name]
+    assert ease["recall@10"] >= 0.9 * oracle["recall@10"]
+
+
+def test_recency_rank_by_hand():
+    users = np.array([0, 0, 0, 1, 1])
+    times = np.array([5.0, 9.0, 1.0, 3.0, 2.0])
+    assert recency_rank(users, times).tolist() == [1, 0, 2, 0, 1]
+
+
+def test_validation_weighs_recent_history_when_tastes_drift():
+    """Each customer buys 8 products of one block, then 4 of the next: what comes next is in the
+    newer block, so the temporal validation should prefer recent history."""
+    rng = np.random.default_rng(0)
+    n_blocks, size = 10, 12
+    users, items, times = [], [], []
+    for u in range(500):
+        first = int(rng.integers(n_blocks))
+        picks = [(first, 8), ((first + 1) % n_blocks, 6)]
+        t = 0
+        for block, n in picks:
+            for i in rng.choice(size, n, replace=False):
+                users.append(u)
+                items.append(block * size + int(i))
+                times.append(t)
+                t += 1
+    users_a, items_a = np.array(users), np.array(items)
+    choice = choose_ranker(users_a, items_a, np.array(times, dtype=float),
+                           (500, n_blocks * size), protocol="temporal")  # fmt: skip
+    assert choice.half_life is not None, choice.name
+    plain = choice.validation[choice.name]["ndcg@10"] if choice.name in choice.validation else 0
+    chosen = max(v["ndcg@10"] for v in choice.validation.values())
+    assert chosen > plain
