@@ -88,11 +88,12 @@ def wait_reply(page: Page, before: int) -> list[str]:
 
 
 def sign_in_as(page: Page, first_name: str) -> str:
-    value = page.evaluate(
+    # The demo customers are fetched after the page loads: wait for the one asked for.
+    value = page.wait_for_function(
         """name => [...document.querySelectorAll('#signin-select option')]
               .find(o => o.textContent.startsWith(name))?.value""",
-        first_name,
-    )
+        arg=first_name,
+    ).json_value()
     assert value, f"no demo customer named {first_name}"
     page.select_option("#signin-select", value)
     page.click("#signin-button")

@@ -28,6 +28,7 @@
   var socket = null;
   var sessionId = null;
   var connected = false;
+  var pending = []; // typed while a new conversation was starting: sent once it has begun
   var history = [];
   var typingTimer = null;
   var lastAuthName;
@@ -273,9 +274,21 @@
   function send(message, shownAs) {
     var text = String(message || "").trim();
     if (!text) return false;
+    var waitingForSession = !sessionId && socket && socket.connected;
     // Not connected: the error banner (or "Connecting…") already says so; keep the text.
-    if (!connected || !sessionId) return false;
+    if (!waitingForSession && (!connected || !sessionId)) return false;
     addEntry({ role: "user", text: shownAs || text });
+    setTyping(true);
+    if (waitingForSession) {
+      // A new conversation is starting (sign-in, sign-out, "End chat"): sent once it has begun.
+      pending.push(text);
+      return true;
+    }
+    emitMessage(text);
+    return true;
+  }
+
+  function emitMessage(text) {
     var data = { message: text, session_id: sessionId };
     var auth = S.getAuth();
     if (auth) {
@@ -285,8 +298,6 @@
       data.customData = { session_token: auth.token };
     }
     socket.emit("user_uttered", data);
-    setTyping(true);
-    return true;
   }
 
   function onSubmit(event) {
@@ -320,6 +331,7 @@
   // Ends this conversation on the server (it forgets what it was told) and starts a new one,
   // with nothing of the old one left on the page or in the browser's storage.
   function newConversation(note) {
+    pending = [];
     history = [];
     saveHistory();
     drawHistory();
@@ -368,6 +380,7 @@
       storeSessionId(sessionId);
       $("chat").dataset.sessionId = sessionId;
       setConnection("online");
+      pending.splice(0).forEach(emitMessage);
     });
     socket.on("bot_uttered", function (msg) {
       setTyping(false);
