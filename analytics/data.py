@@ -47,8 +47,8 @@ def load_purchases(engine: Engine, since: dt.datetime | None = None) -> pd.DataF
 
 
 def load_products(engine: Engine) -> pd.DataFrame:
-    """Products with their stock: product_id, sku, name, category, brand, price, active,
-    on_hand, on_order, lead_time_days (0/0/7 where no inventory row exists)."""
+    """Products with their stock: product_id, sku, name, category, brand, description, price,
+    active, on_hand, on_order, lead_time_days (0/0/7 where no inventory row exists)."""
     stmt = (
         select(
             Product.id.label("product_id"),
@@ -56,6 +56,7 @@ def load_products(engine: Engine) -> pd.DataFrame:
             Product.name,
             Product.category,
             Product.brand,
+            Product.description,
             Product.price,
             Product.active,
             func.coalesce(Inventory.on_hand, 0).label("on_hand"),

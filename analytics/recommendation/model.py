@@ -34,6 +34,10 @@ class Recommendation:
         return dataclasses.asdict(self)
 
 
+# How much a customer's taste (or popularity) orders the products that meet a stated need.
+NEED_TASTE_WEIGHT = 0.3
+
+
 class Recommender(RatingModel):
     """Top-N product recommendations for a shop's customers.
 
@@ -519,6 +523,42 @@ class Recommender(RatingModel):
                 reason = self._popular_text(segment)
             out.append(self._make(i, score[i], reason))
         return out
+
+    def recommend_for_need(
+        self,
+        relevance: dict[str, float],
+        customer_id: int | None = None,
+        n: int = 10,
+        *,
+        need: str = "that",
+        taste_weight: float = NEED_TASTE_WEIGHT,
+    ) -> list[Recommendation]:
+        """Up to ``n`` in-stock products among ``relevance`` (SKU -> how well it meets the need,
+        from ``by_need.CatalogueIndex``), best first: the need's score blended with the
+        customer's taste (the served ranker; popularity for a guest or a new customer) by
+        ``taste_weight``. A known customer is not offered what they already bought."""
+        mask = np.zeros(len(self.product_ids_), dtype=bool)
+        need_score = np.zeros(len(self.product_ids_))
+        for sku, score in relevance.items():
+            i = self.sku_index_.get(sku)
+            if i is not None:
+                mask[i] = True
+                need_score[i] = score
+        mask &= self.available_
+        u = None if customer_id is None else self.customer_index_.get(int(customer_id))
+        if u is not None:
+            items, _ = self._history(u)
+            mask[items] = False
+            taste = self.rank_scores(u, "served", mask)
+        else:
+            taste = self.popularity_
+        if not mask.any():
+            return []
+        score = (1 - taste_weight) * self._minmax(need_score, mask) + taste_weight * self._minmax(
+            np.asarray(taste, dtype=float), mask
+        )
+        reason = f"matches “{need}”" + (" and your taste" if u is not None else "")
+        return [self._make(i, score[i], reason) for i in self._top(score, mask, n)]
 
     def _because_text(self, u: int, items: np.ndarray, h: int) -> str:
         j = int(items[h])

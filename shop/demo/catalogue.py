@@ -56,6 +56,18 @@ class Catalogue:
         return len(self.frame)
 
 
+def describe(name: str, brand: str, category: str) -> str:
+    """A product's description: what it is and what it is for (by the kind of item its name says)."""
+    parts = [f"{name} by {brand}."]
+    kinds = sorted(vocab.ITEM_NOTES, key=len, reverse=True)
+    kind = next((k for k in kinds if k.lower() in name.lower()), None)
+    if kind is not None:
+        parts.append(vocab.ITEM_NOTES[kind])
+    features = vocab.FEATURE_NOTES.get(category, {})
+    parts += [note for word, note in features.items() if word.lower() in name.lower()]
+    return " ".join(parts)
+
+
 def _name_pool(category: str) -> list[tuple[str, float]]:
     """Every (name, typical price) the vocabulary can make for ``category``."""
     out: list[tuple[str, float]] = []
@@ -142,7 +154,9 @@ def build_catalogue(n: int, days: int, start: np.datetime64, rng: np.random.Gene
     frame = pd.DataFrame(rows)
     frame.insert(0, "id", np.arange(1, len(frame) + 1))
     frame["cat_idx"] = frame["category"].map({c: i for i, c in enumerate(CATEGORIES)})
-    frame["description"] = frame["name"] + " by " + frame["brand"] + "."
+    frame["description"] = [
+        describe(n, b, c) for n, b, c in zip(frame["name"], frame["brand"], frame["category"])
+    ]
     anchor = frame["anchor"].to_numpy()
     m = len(frame)
 
