@@ -69,10 +69,40 @@ def product_list_text(products: list[Any]) -> str:
     return "\n".join(f"• {p.name} ({p.sku}) — {_price(p.price)}" for p in products)
 
 
-def send_products(dispatcher, intro: str, products: list[Any]) -> None:
-    """A text answer listing the products, then the same products as cards."""
-    dispatcher.utter_message(text=f"{intro}\n{product_list_text(products)}")
+# Channels whose client draws product cards: they get the intro and the cards, no text list.
+CARD_CHANNELS = frozenset({"socketio"})
+
+
+def send_products(dispatcher, tracker, intro: str, products: list[Any]) -> None:
+    """The products as cards after an intro; channels that may not draw cards also get them as
+    a text list."""
+    if tracker.get_latest_input_channel() in CARD_CHANNELS:
+        dispatcher.utter_message(text=intro)
+    else:
+        dispatcher.utter_message(text=f"{intro}\n{product_list_text(products)}")
     dispatcher.utter_message(json_message=product_cards(products))
+
+
+def need_answer(dispatcher, tracker, customer_id: int | None) -> bool:
+    """Answers a request that states a need ("something for the kitchen") with the products
+    that meet it; False when the text states no need or search by need is not available."""
+    try:
+        found = get_analytics().for_need(customer_id, latest_text(tracker), RECOMMENDATIONS)
+    except ModelMissing:
+        return False
+    if found is None:
+        return False
+    need, matches = found
+    if not matches:
+        dispatcher.utter_message(
+            text=(
+                f"I couldn't find anything in the shop for “{need}”, sorry. Could you tell me "
+                "a bit more about what you're looking for, or name a category?"
+            )
+        )
+        return True
+    send_products(dispatcher, tracker, f"For “{need}”, you could look at:", matches)
+    return True
 
 
 class ActionProductInfo(ShopAction):
@@ -103,6 +133,8 @@ class ActionProductInfo(ShopAction):
                 return []
             chosen_sku = matches[0].sku
         else:
+            if need_answer(dispatcher, tracker, verified_customer(tracker)):
+                return []
             category = matcher.find_category(text)
             hint = f" in {category}" if category else ""
             dispatcher.utter_message(
@@ -125,7 +157,7 @@ class ActionProductInfo(ShopAction):
             except (ModelMissing, NotFound):
                 similar = []
             if similar:
-                send_products(dispatcher, f"Similar to {info.name}:", similar)
+                send_products(dispatcher, tracker, f"Similar to {info.name}:", similar)
         return []
 
 
@@ -137,6 +169,8 @@ class ActionRecommendProducts(ShopAction):
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
         customer_id = verified_customer(tracker)
         category = latest_entity(tracker, "category")
+        if need_answer(dispatcher, tracker, customer_id):
+            return []
         if category is None:
             category = catalog_matcher().find_category(latest_text(tracker))
         try:
@@ -159,7 +193,7 @@ class ActionRecommendProducts(ShopAction):
             intro = f"Here are some picks{where} for you:"
         else:
             intro = f"Here's what's popular{where} right now:"
-        send_products(dispatcher, intro, recommendations)
+        send_products(dispatcher, tracker, intro, recommendations)
         return []
 
 

@@ -15,6 +15,7 @@ from actions.common import (
     bot_asked_just_before,
     first_value,
     identify_order,
+    latest_text,
     requester,
     run_blocking,
     verified_customer,
@@ -26,6 +27,7 @@ from shop.errors import (
     MissingDetails,
     NotReturnable,
     OrderAccessDenied,
+    ShopbotError,
 )
 from shop.orders import OrderLine
 from shop.returns import create_return, find_line, return_status, returnable_lines
@@ -48,6 +50,41 @@ def _lines_quietly(tracker: Tracker) -> list[OrderLine]:
     customer); OrderAccessDenied or NotReturnable as :func:`returnable_lines` raises them."""
     with session_scope() as session:
         return returnable_lines(session, tracker.get_slot("order_number"), requester(tracker))
+
+
+def _carried_over(tracker: Tracker) -> bool:
+    """True when a return starts with the order number of an earlier question ("where is
+    #104233?" … "I want to return an item"): the customer may mean another order."""
+    starting = not (tracker.active_loop or {}).get("name") and not tracker.get_slot(
+        "requested_slot"
+    )
+    if not starting or not tracker.get_slot("order_number"):
+        return False
+    entities = tracker.latest_message.get("entities") or []
+    stated = any(e.get("entity") == "order_number" for e in entities)
+    return not stated and parse_order_number(latest_text(tracker)) is None
+
+
+def _check_carried_over(dispatcher, tracker: Tracker) -> list[EventType]:
+    """Keeps the earlier order when something in it can be returned, and says so; otherwise
+    explains why not and forgets it, so that the form asks which order the return is for."""
+    number = first_value(tracker.get_slot("order_number"))
+    try:
+        _lines_quietly(tracker)
+    except NotReturnable as why:
+        dispatcher.utter_message(text=f"{why} Is the return for another order?")
+        return [SlotSet("order_number", None)]
+    except ShopbotError:
+        # Not (yet) shown to be theirs, or locked out: ask for the order as if none had been
+        # mentioned (the look-up that follows says what is wrong).
+        return [SlotSet("order_number", None)]
+    dispatcher.utter_message(
+        text=(
+            f"I'll start the return for order #{number}, the one we talked about. If it's for "
+            "another order, just type that order's number."
+        )
+    )
+    return []
 
 
 def item_buttons(lines: list[OrderLine]) -> list[dict[str, str]]:
@@ -74,6 +111,10 @@ class ValidateReturnForm(ValidateOrderLookupForm):
 
     async def get_validation_events(self, dispatcher, tracker, domain) -> list[EventType]:
         events = await super().get_validation_events(dispatcher, tracker, domain)
+        if _carried_over(tracker):
+            checked = await run_blocking(_check_carried_over, dispatcher, tracker)
+            tracker.add_slots(checked)
+            events += checked
         number = tracker.get_slot("order_number")
         identified = verified_customer(tracker) is not None or tracker.get_slot("email")
         if not number or not identified or tracker.get_slot("return_item"):

@@ -29,6 +29,7 @@ class Analytics:
         self.engine = engine or get_engine()
         self.version = version or artifacts.latest_version()
         self._recommender: Any = None
+        self.catalogue: Any = None
         self.forecasts: dict | None = None
         self._stock_checked = 0.0
         self._lock = threading.Lock()
@@ -44,6 +45,10 @@ class Analytics:
             self.forecasts = artifacts.load("forecasts", version=self.version)
         except ModelMissing as err:
             log.warning("forecasts not loaded: %s", err)
+        try:
+            self.catalogue = artifacts.load("catalogue", version=self.version)
+        except ModelMissing as err:
+            log.warning("catalogue embedding not loaded (no search by need): %s", err)
         return self
 
     @property
@@ -74,6 +79,24 @@ class Analytics:
         if customer_id is None:
             return rec.popular(n, category=category)
         return rec.recommend(customer_id, n, category=category)
+
+    def for_need(self, customer_id: int | None, text: str, n: int = 5):
+        """``(need, products)`` for a request that states a need ("something for the kitchen"),
+        best first and in stock; ``None`` when the text states no need or search by need is not
+        trained. ``products`` is empty when nothing in the shop meets the need."""
+        from analytics.recommendation.by_need import need_of
+
+        need = need_of(text)
+        if need is None or self.catalogue is None:
+            return None
+        from analytics.text_encoder import EncoderUnavailable
+
+        try:
+            relevance = self.catalogue.search(need)
+        except EncoderUnavailable as err:
+            log.warning("search by need failed: %s", err)
+            return None
+        return need, self.recommender.recommend_for_need(relevance, customer_id, n, need=need)
 
     def popular(self, n: int = 5, category: str | None = None):
         return self.recommender.popular(n, category=category)

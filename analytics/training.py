@@ -27,7 +27,7 @@ from shop.store.models import Inventory, Order, OrderItem, Product, Rating
 log = logging.getLogger(__name__)
 
 # Bump when a change to the analytics code should force a retrain of existing installations.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 def data_fingerprint(engine: Engine) -> str:
@@ -129,6 +129,22 @@ def _recommender(engine, version, writer, _progress):
     return metrics, f"model={metrics.get('model', '?')}"
 
 
+def _catalogue(engine, _version, writer, _progress):
+    from analytics.data import load_products
+    from analytics.recommendation.by_need import build_index
+    from analytics.text_encoder import EncoderUnavailable
+
+    products = load_products(engine)
+    if products.empty:
+        raise NoData("the shop has no products")
+    try:
+        index = build_index(products)
+    except EncoderUnavailable as err:
+        raise NoData(f"search by need is off: {err}") from err
+    writer.save("catalogue", index)
+    return {"products": len(index.skus)}, f"{len(index.skus)} products embedded"
+
+
 def _round(x):
     return round(x, 3) if isinstance(x, float) else x
 
@@ -138,6 +154,7 @@ STEPS: tuple[tuple[str, Callable], ...] = (
     ("forecasts", _forecasts),
     ("reorder", _reorder),
     ("recommender", _recommender),
+    ("catalogue", _catalogue),
 )
 
 

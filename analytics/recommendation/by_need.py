@@ -70,18 +70,47 @@ def need_of(text: str) -> str | None:
 
 def product_text(name: str, category: str, description: str | None) -> str:
     """What is embedded for a product: its name, category and description."""
-    parts = [str(name), f"({category})"]
+    parts = [f"{name} ({category})."]
     if description and str(description).strip() and str(description).strip() != str(name):
         parts.append(str(description).strip())
     return " ".join(parts)
 
 
+# A product's score blends the whole text's similarity with its best sentence's ("A kettle to boil
+# water … in the kitchen."): the whole text alone lets names and brands drown the use.
+SENTENCE_WEIGHT = 0.5
+# "A gift for a runner": anything can be a gift, the runner is the need.
+_GIFT = re.compile(
+    r"^(?:(?:a|an|some)\s+)?(?:little\s+|nice\s+|small\s+)?(?:gift|present)s?\s+(?=for\b)", re.I
+)
+
+
+def query_text(need: str) -> str:
+    """What is embedded for a need."""
+    return _GIFT.sub("", need).strip() or need
+
+
+def sentences(text: str) -> list[str]:
+    """A product text's sentences (the name and category form the first)."""
+    return [part.strip() for part in re.split(r"(?<=[.!?])\s+", text) if part.strip()]
+
+
 @dataclasses.dataclass
 class CatalogueIndex:
-    """The catalogue's embeddings: one unit-length row per SKU."""
+    """The catalogue's embeddings: one unit-length row per SKU for the whole text, and one per
+    sentence of it (``owner`` maps a sentence row to its product)."""
 
     skus: list[str]
     vectors: np.ndarray  # (n, d) float32, rows of unit length
+    sentence_vectors: np.ndarray  # (m, d)
+    owner: np.ndarray  # (m,) product row of each sentence
+
+    def scores(self, need: np.ndarray) -> np.ndarray:
+        """Each product's similarity to the need (cosine, blended with its best sentence's)."""
+        q = np.asarray(need, dtype=np.float32).ravel()
+        best = np.full(len(self.skus), -1.0)
+        np.maximum.at(best, self.owner, self.sentence_vectors @ q)
+        return SENTENCE_WEIGHT * best + (1 - SENTENCE_WEIGHT) * (self.vectors @ q)
 
     def relevance(
         self,
@@ -90,10 +119,10 @@ class CatalogueIndex:
         min_similarity: float = MIN_SIMILARITY,
         margin: float = MARGIN,
     ) -> dict[str, float]:
-        """SKU -> cosine similarity for the products that meet the need (empty if none)."""
+        """SKU -> similarity for the products that meet the need (empty if none)."""
         if not len(self.skus):
             return {}
-        sims = self.vectors @ np.asarray(need, dtype=np.float32).ravel()
+        sims = self.scores(need)
         best = float(sims.max())
         if best < min_similarity:
             return {}
@@ -104,13 +133,13 @@ class CatalogueIndex:
         """:meth:`relevance` of a need given as text."""
         from analytics.text_encoder import encode
 
-        return self.relevance(encode([text])[0], **kwargs)
+        return self.relevance(encode([query_text(text)])[0], **kwargs)
 
 
 def build_index(products: pd.DataFrame) -> CatalogueIndex:
     """Embeds the catalogue (``analytics.data.load_products``: sku, name, category,
     description). Raises ``text_encoder.EncoderUnavailable`` when the encoder is not installed."""
-    from analytics.text_encoder import encode
+    from analytics.text_encoder import DIMENSION, encode
 
     descriptions = (
         products["description"] if "description" in products.columns else [None] * len(products)
@@ -119,5 +148,13 @@ def build_index(products: pd.DataFrame) -> CatalogueIndex:
         product_text(n, c, d)
         for n, c, d in zip(products["name"], products["category"], descriptions)
     ]
-    vectors = encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
-    return CatalogueIndex(skus=[str(s) for s in products["sku"]], vectors=vectors)
+    parts = [sentences(t) for t in texts]
+    owner = np.array([i for i, p in enumerate(parts) for _ in p], dtype=np.int64)
+    flat = [sentence for p in parts for sentence in p]
+    empty = np.zeros((0, DIMENSION), dtype=np.float32)
+    return CatalogueIndex(
+        skus=[str(s) for s in products["sku"]],
+        vectors=encode(texts) if texts else empty,
+        sentence_vectors=encode(flat) if flat else empty,
+        owner=owner,
+    )

@@ -191,3 +191,30 @@ def test_rasa_restart_keeps_the_conversation(assistant):
     assistant.start_rasa()
     # The SQL tracker store kept the open form: the e-mail answers the question asked before.
     assert "DHL" in chat.texts("ada@example.com")
+
+
+# ---- needs and which order a return is for (issue 17) -------------------------------------------
+
+KITCHEN = (
+    "Kettle", "Teapot", "Mug Set", "Chopping Board", "Casserole Dish", "Frying Pan", "Storage Jar",
+    "Serving Bowl", "Olive Oil", "Vinegar", "Pasta", "Pesto", "Honey", "Wall Clock",
+)  # fmt: skip
+
+
+def test_something_for_the_kitchen_finds_kitchen_things_not_the_home_bestsellers(assistant):
+    replies = Chat(assistant).say("can you recommend something for the kitchen?")
+    cards = [r["custom"] for r in replies if r.get("custom", {}).get("type") == "product_cards"]
+    assert cards, replies
+    names = [p["name"] for p in cards[0]["products"]]
+    assert names and all(any(k.lower() in n.lower() for k in KITCHEN) for n in names), names
+    assert any("kitchen" in (r.get("text") or "") for r in replies), replies
+
+
+def test_a_return_after_a_status_question_asks_which_order_it_is_for(assistant):
+    chat = Chat(assistant, ADA)
+    assert "DHL" in chat.texts("where is my order #104233?")
+    reply = chat.texts("I want to return an item")
+    # #104233 is still on its way: the bot says so and asks which order, instead of reusing it.
+    assert "hasn't been delivered" in reply and "another order" in reply, reply
+    reply = chat.texts("104234")
+    assert "104234" in reply and "104233" not in reply, reply

@@ -707,6 +707,57 @@ def test_nothing_returnable_stops_the_form_and_says_why(engine, shop):
     assert _returns(engine) == 0
 
 
+def _start_return(meta: dict, earlier: str, text: str = "I want to return an item", **kw):
+    """The return form's validation as Rasa runs it when the form starts: the order number of
+    an earlier question is pre-filled."""
+    return run(
+        returns.ValidateReturnForm(),
+        tracker(
+            text,
+            intent="request_return",
+            slots={"order_number": earlier},
+            trailing_slots={"order_number": earlier},
+            metadata=meta,
+            **kw,
+        ),
+    )
+
+
+def test_a_return_after_a_status_question_asks_which_order_when_that_one_cannot_be_returned(
+    shop,
+):
+    # "Where is #104588?" (paid, not delivered) … "I want to return an item".
+    events, messages = _start_return(token(shop["jane"]), "104588")
+    assert texts(messages) == [
+        "Order #104588 hasn't been delivered yet, so it can't be returned yet. Once it arrives "
+        "you have 30 days to return it. Is the return for another order?"
+    ]
+    # The earlier order is forgotten and the form asks for the order next.
+    assert events[-2:] == [SlotSet("order_number", None), SlotSet("requested_slot", "order_number")]
+    assert SlotSet("return_blocked", True) not in events
+
+
+def test_a_return_after_a_status_question_says_which_order_it_is_for(shop):
+    events, messages = _start_return(token(shop["jane"]), "104233")
+    assert texts(messages)[0] == (
+        "I'll start the return for order #104233, the one we talked about. If it's for another "
+        "order, just type that order's number."
+    )
+    assert SlotSet("order_number", None) not in events
+    # The number given in the same message is what the customer means: nothing to point out.
+    _, messages = _start_return(
+        token(shop["jane"]),
+        "104233",
+        text="I want to return something from order 104233",
+        entities=[{"entity": "order_number", "value": "104233"}],
+    )
+    assert not any("the one we talked about" in (t or "") for t in texts(messages))
+    # Someone else's order carried over is not looked at or named: the form asks for one.
+    events, messages = _start_return(token(shop["jane"]), "105120")
+    assert SlotSet("order_number", None) in events
+    assert not any("105120" in (t or "") for t in texts(messages))
+
+
 def test_return_status_of_someone_elses_order_is_denied(shop):
     events, messages = run(
         returns.ActionCheckReturnStatus(),
@@ -774,22 +825,28 @@ def test_recommendations_without_a_trained_model_apologise(shop):
     ]
 
 
-def test_product_cards_payload_and_text_fallback():
+@pytest.mark.parametrize("channel", ["rest", "socketio"])
+def test_product_cards_payload_and_text_fallback(channel):
     class P:
         sku, name, price, category = "HOM-0001", "Blue Enamel Kettle", 45, "home"
 
     dispatcher = CollectingDispatcher()
-    products.send_products(dispatcher, "Popular right now:", [P()])
-    assert (
-        dispatcher.messages[0]["text"]
-        == "Popular right now:\n• Blue Enamel Kettle (HOM-0001) — 45.00"
-    )
+    products.send_products(dispatcher, tracker("hi", channel=channel), "Popular right now:", [P()])
+    # The widget draws the cards, so it gets no text list; other channels get both.
+    if channel == "socketio":
+        assert dispatcher.messages[0]["text"] == "Popular right now:"
+    else:
+        assert (
+            dispatcher.messages[0]["text"]
+            == "Popular right now:\n• Blue Enamel Kettle (HOM-0001) — 45.00"
+        )
     assert dispatcher.messages[1]["custom"] == {
         "type": "product_cards",
         "products": [
             {"sku": "HOM-0001", "name": "Blue Enamel Kettle", "price": "45.00", "category": "home"}
         ],
     }
+    assert len(dispatcher.messages) == 2
 
 
 # ---- complaints, hand-off, fallback ------------------------------------------------------------
