@@ -91,6 +91,19 @@ BENCHES = {
         "`rasa train` from scratch, demo build and `shopbot train` at the default size, and the "
         "servers' memory idle and under load (~10 minutes; `-- --skip-rasa-train` saves 5).",
     ),
+    "need": (
+        "Search by need on the demo catalogue",
+        [PY, "-m", "bench.need_bench"],
+        "Precision of the best five products for eight stated needs on the demo catalogue, the "
+        "cost of one request and of embedding 300 and 3,000 products.",
+    ),
+    "security": (
+        "What the guest look-up limits add to a turn",
+        [PY, "-m", "bench.security_bench", "--pg", "postgresql://postgres@127.0.0.1:5432/postgres"],
+        "A guest's order look-up with the failure counts against the order query alone, in "
+        "SQLite and PostgreSQL, with no failures and with 20,000 recorded; token and secret "
+        "checks.",
+    ),
 }
 # Benchmarks whose output is Markdown (tables) rather than plain text.
 MARKDOWN = {"load", "long", "patches", "staff", "footprint"}

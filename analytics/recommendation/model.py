@@ -539,11 +539,11 @@ class Recommender(RatingModel):
         ``taste_weight``. A known customer is not offered what they already bought."""
         mask = np.zeros(len(self.product_ids_), dtype=bool)
         need_score = np.zeros(len(self.product_ids_))
-        for sku, score in relevance.items():
+        for sku, similarity in relevance.items():
             i = self.sku_index_.get(sku)
             if i is not None:
                 mask[i] = True
-                need_score[i] = score
+                need_score[i] = similarity
         mask &= self.available_
         u = None if customer_id is None else self.customer_index_.get(int(customer_id))
         if u is not None:
