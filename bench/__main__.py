@@ -104,6 +104,12 @@ BENCHES = {
         "SQLite and PostgreSQL, with no failures and with 20,000 recorded; token and secret "
         "checks.",
     ),
+    "bulk": (
+        "Bulk loads: the demo shop into SQLite and PostgreSQL (COPY and executemany)",
+        [PY, "-m", "bench.bulk_bench"],
+        "The default demo shop built into SQLite, into PostgreSQL through COPY and through "
+        "executemany, interleaved, two rounds.",
+    ),
 }
 # Benchmarks whose output is Markdown (tables) rather than plain text.
 MARKDOWN = {"load", "long", "patches", "staff", "footprint"}

@@ -20,6 +20,7 @@ from shop.demo.orders import build_shipments, finalize, generate_orders
 from shop.demo.people import build_people
 from shop.errors import ShopbotError
 from shop.store import session_scope
+from shop.store.bulk import copy_rows, uses_copy
 from shop.store.models import Base
 
 DEFAULT_SEED = 42
@@ -188,12 +189,17 @@ def _columns(table, frame: pd.DataFrame, dialect: str) -> tuple[list[str], list[
 
 
 def _insert_frame(session, table, frame: pd.DataFrame, dialect: str) -> None:
-    """Bulk-insert ``frame`` into ``table`` in chunks (Core executemany).
+    """Bulk-insert ``frame`` into ``table``: COPY on PostgreSQL, else in chunks (Core
+    executemany).
 
     The statement targets an untyped ``table()`` clause: values are already in the driver's
     form, so SQLAlchemy's per-value type processing (the bulk of the time on SQLite) is skipped.
     """
     columns, values = _columns(table, frame, dialect)
+    connection = session.connection()
+    if uses_copy(connection):
+        copy_rows(connection, table.name, columns, zip(*values))
+        return
     target = sa_table(table.name, *[column(c) for c in columns])
     stmt = insert(target)
     for lo in range(0, len(frame), CHUNK_ROWS):

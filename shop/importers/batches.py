@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from shop.errors import ImportFailed
 from shop.importers.files import FileInfo, inspect_file
 from shop.importers.report import ImportReport, Progress, progress_noop
+from shop.store.bulk import computed_defaults, copy_dicts, copy_rows, uses_copy
 from shop.store.models import ImportBatch, Inventory, utcnow
 
 INSERT_CHUNK_ROWS = 5_000  # rows per executemany
@@ -57,7 +58,9 @@ def bulk_insert(
     """Insert ``rows`` with executemany in chunks; returns how many were inserted."""
     total = len(rows)
     for start in range(0, total, INSERT_CHUNK_ROWS):
-        conn.execute(table.insert(), rows[start : start + INSERT_CHUNK_ROWS])
+        chunk = rows[start : start + INSERT_CHUNK_ROWS]
+        if copy_dicts(conn, table, chunk) is None:
+            conn.execute(table.insert(), chunk)
         progress(stage, min(start + INSERT_CHUNK_ROWS, total), total)
     return total
 
@@ -71,8 +74,11 @@ def bulk_insert_frame(
     for start in range(0, total, INSERT_CHUNK_ROWS):
         part = frame.iloc[start : start + INSERT_CHUNK_ROWS]
         columns = [_python_values(part[name]) for name in part.columns]
-        rows = [dict(zip(part.columns, values)) for values in zip(*columns)]
-        conn.execute(table.insert(), rows)
+        if uses_copy(conn) and not computed_defaults(table, part.columns):
+            copy_rows(conn, table.name, list(part.columns), zip(*columns))
+        else:
+            rows = [dict(zip(part.columns, values)) for values in zip(*columns)]
+            conn.execute(table.insert(), rows)
         progress(stage, min(start + INSERT_CHUNK_ROWS, total), total)
     return total
 
