@@ -171,11 +171,11 @@ def _replay_all(
 def _map(fn, tasks: list, n_jobs: int, *args) -> list:
     """``fn(batch, *args)`` over small batches of ``tasks``, in worker processes when n_jobs > 1
     (the forecasting jobs' pool), concatenated in order."""
-    from analytics.forecasting.jobs import _executor
+    from analytics.forecasting.cluster import executor as make_executor
 
     size = max(1, min(8, len(tasks) // (max(n_jobs, 1) * 4) or 1))
     batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
-    executor = _executor(n_jobs)
+    executor, _workers = make_executor(n_jobs)
     if executor is None:
         from threadpoolctl import threadpool_limits
 

@@ -195,6 +195,12 @@ CONVERSATION_RETENTION_DAYS = _setting(
 LOCK_STORE_URL = _setting(
     "SHOPBOT_LOCK_STORE_URL", None, "redis://…: the lock store several Rasa workers share"
 )
+DASK_SCHEDULER = _setting(
+    "SHOPBOT_DASK_SCHEDULER",
+    None,
+    "where `shopbot train`/`evaluate` run per-SKU forecasts: `tcp://host:8786` (a Dask cluster), "
+    "`local` (a Dask cluster of this machine's cores), unset: a local process pool",
+)
 RASA_API_TOKEN = _setting(
     "RASA_API_TOKEN", None, "token of Rasa's HTTP API (default: random per run)", secret=True
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from analytics import artifacts
 from analytics.data import load_products
 from analytics.forecasting.artifact import build_artifact
 from analytics.forecasting.calibrated import calibrate, held_out_coverage, served_intervals
+from analytics.forecasting.cluster import executor as _executor
 from analytics.forecasting.demand import DemandWindow, load_window, product_histories
 from analytics.forecasting.intervals import Calibration, calibration_from_dict
 from analytics.forecasting.methods import (
@@ -48,10 +48,6 @@ from shop.store.models import AnalyticsRun, Forecast, utcnow
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-# Each worker runs one small model at a time; letting BLAS spawn threads on top of two worker
-# processes only makes them fight over the two cores.
-_WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 # ---- one SKU ------------------------------------------------------------------------------------
@@ -329,28 +325,6 @@ def _batches(tasks: list[SkuTask], config: ForecastConfig, n_jobs: int) -> list[
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
-def _warm_up() -> int:
-    """Nothing: submitting it makes a worker import this module (statsmodels and all) early."""
-    return os.getpid()
-
-
-def _executor(n_jobs: int):
-    """The reusable worker pool (None for in-process work), already importing its modules.
-
-    The warm-up tasks run while the parent loads the store, so the workers' start-up (a few
-    seconds of imports) is not added to the run.
-    """
-    n_jobs = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
-    if n_jobs == 1:
-        return None
-    from joblib.externals.loky import get_reusable_executor
-
-    executor = get_reusable_executor(max_workers=n_jobs, env=_WORKER_ENV, timeout=120)
-    for _ in range(n_jobs):
-        executor.submit(_warm_up)
-    return executor
-
-
 def _run_tasks(
     tasks: list[SkuTask],
     config: ForecastConfig,
@@ -392,10 +366,10 @@ def _forecast_store(
 ):
     """Loads the store once and forecasts every SKU: (window, facts, results, load seconds)."""
     started = time.perf_counter()
-    executor = _executor(n_jobs)  # the workers start while the store loads
+    executor, workers = _executor(n_jobs)  # the workers start while the store loads
     window, tasks, facts = _load_tasks(engine, config, source, min_units, until)
     loaded = time.perf_counter() - started
-    return window, facts, _run_tasks(tasks, config, executor, n_jobs, progress), loaded
+    return window, facts, _run_tasks(tasks, config, executor, workers, progress), loaded
 
 
 def _json_number(v) -> float | None:
