@@ -23,7 +23,7 @@ import hmac
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, selectinload
 
@@ -92,14 +92,23 @@ def guest_wait(
     now = now or utcnow()
     free = settings.GUEST_LOOKUP_FAILURES.number(1)
     waits = []
-    for column, key in _keys(requester, reference).items():
-        if key is None:
-            continue
-        count, last = session.execute(
-            select(func.count(), func.max(LookupFailure.at)).where(
-                getattr(LookupFailure, column) == key, LookupFailure.at > now - FAILURE_WINDOW
-            )
+    matches = [
+        getattr(LookupFailure, column) == key
+        for column, key in _keys(requester, reference).items()
+        if key is not None
+    ]
+    # One query: the count and latest time of this guest's failures under each of its keys.
+    row = (
+        ()
+        if not matches
+        else session.execute(
+            select(
+                *[func.count().filter(m) for m in matches],
+                *[func.max(LookupFailure.at).filter(m) for m in matches],
+            ).where(LookupFailure.at > now - FAILURE_WINDOW, or_(*matches))
         ).one()
+    )
+    for count, last in zip(row[: len(matches)], row[len(matches) :]):
         if count >= free and last is not None:
             wait = min(dt.timedelta(minutes=2 ** (count - free)), LONGEST_WAIT)
             if last + wait > now:
