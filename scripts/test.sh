@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false
 scripts/ensure-services.sh
 scripts/setup-browser.sh
+scripts/setup-nginx.sh
 mkdir -p test-output
 scripts/lint.sh
 if [[ $# -gt 0 ]]; then  # a selection of tests: one pytest, as asked

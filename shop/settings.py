@@ -168,6 +168,12 @@ RASA_URL = _setting(
 )
 ACTION_HOST = _setting("SHOPBOT_ACTION_HOST", "127.0.0.1", "address the action server listens on")
 ACTION_PORT = _setting("SHOPBOT_ACTION_PORT", "5055", "port of the action server")
+ACTION_URL = _setting(
+    "SHOPBOT_ACTION_URL",
+    None,
+    "the action server's webhook as the Rasa server reaches it, when it runs on another machine "
+    "(default: http://127.0.0.1:$SHOPBOT_ACTION_PORT/webhook)",
+)
 ACTION_SECRET = _setting(
     "SHOPBOT_ACTION_SECRET",
     None,

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "evaluate_nlu",
     "privacy",
     "run",
+    "deploy",
 )
 
 

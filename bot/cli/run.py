@@ -18,10 +18,16 @@ def register(sub, _evaluate_sub) -> None:
         "(unless SHOPBOT_DEMO_LOGIN says otherwise); it signs in only the demo shop's own "
         "customers. `make run` does this.",
     )
+    p.add_argument(
+        "--only",
+        choices=("rasa", "actions"),
+        help="start only the Rasa server or only the action server (several machines: "
+        "deploy/README.md)",
+    )
     p.set_defaults(handler=_run)
 
 
 def _run(args) -> int:
     from bot.server.runner import run
 
-    return run(demo_login=args.demo_login)
+    return run(demo_login=args.demo_login, only=args.only)

@@ -138,13 +138,13 @@ def write_endpoints(
     """Writes the effective endpoints file to ``out_path`` and returns it.
 
     Starts from ``base`` (the shop's endpoints.yml), points the action endpoint at
-    ``action_port`` on 127.0.0.1, and replaces the tracker and lock stores when their URLs are set.
+    ``SHOPBOT_ACTION_URL`` or ``action_port`` on 127.0.0.1, and replaces the tracker and lock stores when their URLs are set.
     Sets ``SANIC_WORKERS`` in ``child_env`` from ``SHOPBOT_RASA_WORKERS``.
     """
     config = yaml.safe_load(base.read_text()) or {}
     # Rasa expands the unquoted ${VAR} from its environment: the secret never reaches the file.
     config["action_endpoint"] = {
-        "url": f"http://127.0.0.1:{action_port}/webhook",
+        "url": settings.ACTION_URL.get(env) or f"http://127.0.0.1:{action_port}/webhook",
         "headers": {ACTION_SECRET_HEADER: "${" + settings.ACTION_SECRET.name + "}"},
     }
     tracker_url = settings.TRACKER_STORE_URL.get(env)

@@ -273,8 +273,9 @@ def with_secrets(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def run(log_dir: Path | None = None, *, demo_login: bool = False) -> int:
-    """Starts every server and blocks until Ctrl-C or SIGTERM (restarting a server that dies).
+def run(log_dir: Path | None = None, *, demo_login: bool = False, only: str | None = None) -> int:
+    """Starts every server (``only``: just "rasa" or just "actions") and blocks until Ctrl-C or
+    SIGTERM (restarting a server that dies).
 
     ``demo_login``: switch the storefront's demo sign-in on when the database is the demo shop
     (``make run`` asks for it; it then signs in only the demo shop's own accounts)."""
@@ -289,6 +290,10 @@ def run(log_dir: Path | None = None, *, demo_login: bool = False) -> int:
     action_port = settings.ACTION_PORT.number(1)
     rasa_port = settings.RASA_PORT.number(1)
     rasa_host = settings.RASA_HOST.get() or "127.0.0.1"
+    if only == "actions":
+        log_dir = log_dir or ROOT / "var" / "logs"
+        actions = build_services(Path("unused"), env, log_dir, action_port=action_port)[0]
+        return serve([actions], f"\nshopbot's action server is running on port {action_port}.")
     model, _ = ensure_model()
     log_dir = log_dir or ROOT / "var" / "logs"
     credentials = effective_credentials(env, ROOT / "var")
@@ -326,6 +331,8 @@ def run(log_dir: Path | None = None, *, demo_login: bool = False) -> int:
         credentials=credentials,
         rasa_extra_env=rasa_extra,
     )
+    if only == "rasa":
+        services = [svc for svc in services if svc.name == "Rasa server"]
     banner = (
         "\nshopbot is running:\n"
         f"  storefront: http://{rasa_host}:{rasa_port}/storefront/  "
