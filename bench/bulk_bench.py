@@ -1,5 +1,6 @@
 """Bulk loads: the default demo shop written to SQLite, to PostgreSQL with COPY and to PostgreSQL
-with executemany (as before COPY), in one run, interleaved, each into a fresh database.
+with executemany (as before COPY), in one run, interleaved, each into a fresh database; and an
+Online Retail workbook of 100,000 rows read by calamine and by openpyxl's read-only mode.
 
     .venv/bin/python -m bench.bulk_bench [--pg postgresql://postgres@127.0.0.1:5432/postgres]
         [--rounds 2]
@@ -78,7 +79,56 @@ def main() -> None:
         print(
             f"| {label} | {best[label]:.1f} s | {shown} s | {best[label] / best['SQLite']:.2f}× |"
         )
-    print(f"\n{rows:,} rows per build. Load average after {os.getloadavg()[0]:.1f}.")
+    print(f"\n{rows:,} rows per build.\n")
+    _xlsx()
+    print(f"\nLoad average after {os.getloadavg()[0]:.1f}.")
+
+
+def _xlsx(n: int = 100_000) -> None:
+    import builtins
+    import datetime as dt
+    import random
+
+    import openpyxl
+
+    from shop.importers import files
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "online_retail.xlsx"
+        wb = openpyxl.Workbook(write_only=True)
+        ws = wb.create_sheet("Online Retail")
+        ws.append(["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
+                   "UnitPrice", "CustomerID", "Country"])  # fmt: skip
+        r = random.Random(1)
+        start = dt.datetime(2011, 1, 1)
+        for i in range(n):
+            ws.append([str(536000 + i // 5), f"{84000 + r.randrange(500)}",
+                       f"WHITE HANGING HEART T-LIGHT HOLDER {r.randrange(500)}", r.randint(1, 12),
+                       start + dt.timedelta(minutes=i), round(r.random() * 10, 2),
+                       12000 + r.randrange(4000), "United Kingdom"])  # fmt: skip
+        wb.save(path)
+        info = files.inspect_file(path)
+        real_import = builtins.__import__
+
+        def without_calamine(name, *args, **kwargs):
+            if name == "python_calamine":
+                raise ImportError(name)
+            return real_import(name, *args, **kwargs)
+
+        print("| XLSX reader | rows | seconds | rows/s |")
+        print("|---|---|---|---|")
+        for label, importer in (
+            ("calamine", real_import),
+            ("openpyxl read-only", without_calamine),
+        ):
+            builtins.__import__ = importer
+            try:
+                t0 = time.perf_counter()
+                count = sum(1 for _name, rows in files.xlsx_sheets(info) for _row in rows)
+                seconds = time.perf_counter() - t0
+            finally:
+                builtins.__import__ = real_import
+            print(f"| {label} | {count:,} | {seconds:.1f} | {count / seconds:,.0f} |")
 
 
 if __name__ == "__main__":

@@ -162,6 +162,7 @@ def trained_demo(tmp_path_factory) -> Iterator[TrainedDemo]:
             "forecasts": "ok",
             "reorder": "ok",
             "recommender": "ok",
+            "catalogue": "ok",
         }
         assert not is_stale(eng)
     finally:

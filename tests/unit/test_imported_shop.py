@@ -506,7 +506,7 @@ def test_train_runs_every_step_on_imported_data(files, shop):
     assert train.code == 0, train.err
     steps = train.out["steps"]
     assert {name: s["status"] for name, s in steps.items()} == dict.fromkeys(
-        ("segments", "forecasts", "reorder", "recommender"), "ok"
+        ("segments", "forecasts", "reorder", "recommender", "catalogue"), "ok"
     )
     assert steps["forecasts"]["result"]["n_skus"] == 60
     planned = files.plant.stock_plan
@@ -677,7 +677,7 @@ def test_import_and_train_on_postgresql(files, shop, pg_url, tmp_path):
     assert train.code == 0, train.err
     steps = train.out["steps"]
     assert {name: s["status"] for name, s in steps.items()} == dict.fromkeys(
-        ("segments", "forecasts", "reorder", "recommender"), "ok"
+        ("segments", "forecasts", "reorder", "recommender", "catalogue"), "ok"
     )
     assert (
         steps["reorder"]["result"]["reorder_now_count"]

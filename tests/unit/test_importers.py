@@ -271,6 +271,37 @@ def test_online_retail_ii_xlsx(engine, tmp_path):
     assert any("Notes" in note for note in report.notes)
 
 
+def test_workbooks_read_the_same_with_calamine_or_openpyxl(tmp_path, monkeypatch):
+    import builtins
+
+    import python_calamine  # noqa: F401  (pinned in requirements.txt: the fast path is tested)
+
+    from shop.importers import files
+
+    info = files.inspect_file(write_xlsx(tmp_path / "online_retail_II.xlsx"))
+
+    def cells(sheets):
+        return {name: [files._cell_text(c) if c not in (None, "") else "" for r in rows for c in r]
+                for name, rows in sheets}  # fmt: skip
+
+    fast = cells(files.xlsx_sheets(info))
+    real_import = builtins.__import__
+
+    def no_calamine(name, *args, **kwargs):
+        if name == "python_calamine":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_calamine)
+    slow = cells(files.xlsx_sheets(info))
+    assert fast.keys() == slow.keys() == {"Year 2009-2010", "Year 2010-2011", "Notes"}
+    for name in fast:
+        # Same cells as text (calamine pads short rows with blanks; dates may lose 00:00:00).
+        a = [c.removesuffix(" 00:00:00") for c in fast[name] if c]
+        b = [c.removesuffix(" 00:00:00") for c in slow[name] if c]
+        assert a == b, name
+
+
 def test_same_file_twice_changes_nothing(engine, tmp_path):
     path = write_online_retail(tmp_path / "online_retail.csv")
     first = import_transactions(engine, path)
