@@ -110,6 +110,12 @@ BENCHES = {
         "The default demo shop built into SQLite, into PostgreSQL through COPY and through "
         "executemany, interleaved, two rounds.",
     ),
+    "dask": (
+        "Per-SKU forecasting on Dask: 1 and 2 workers",
+        [PY, "-m", "bench.dask_bench"],
+        "Synthetic SKUs (two years of daily sales, half intermittent) forecast on a local Dask "
+        "cluster of 1 and 2 worker processes: wall time, CPU per SKU, speed-up, projection.",
+    ),
 }
 # Benchmarks whose output is Markdown (tables) rather than plain text.
 MARKDOWN = {"load", "long", "patches", "staff", "footprint"}
