@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.engine import Connection
 
 COPY_CHUNK_ROWS = 50_000  # rows buffered per COPY statement
@@ -89,3 +90,27 @@ def copy_dicts(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -
     if computed_defaults(table, columns) or any(len(r) != len(columns) for r in rows):
         return None
     return copy_rows(conn, table.name, columns, ([r[c] for c in columns] for r in rows))
+
+
+@contextmanager
+def indexes_rebuilt(conn: Connection, tables: Sequence[str]) -> Iterator[None]:
+    """PostgreSQL: drops the secondary indexes of ``tables`` (not the ones behind primary keys or
+    constraints) and builds them again on leaving, in the caller's transaction: for loading empty
+    tables, one index build per index instead of one index update per row. Elsewhere: nothing."""
+    if not uses_copy(conn):
+        yield
+        return
+    indexes = conn.execute(
+        text(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "WHERE i.schemaname = current_schema() AND i.tablename = ANY(:tables) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+        ),
+        {"tables": list(tables)},
+    ).all()
+    quote = conn.dialect.identifier_preparer.quote
+    for name, _definition in indexes:
+        conn.execute(text(f"DROP INDEX {quote(name)}"))
+    yield
+    for _name, definition in indexes:
+        conn.execute(text(definition))

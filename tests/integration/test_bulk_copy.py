@@ -8,7 +8,7 @@ import random
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from shop.demo import build as demo_build
 from shop.demo import build_demo
@@ -60,10 +60,22 @@ def copies(monkeypatch):
     return sent
 
 
+def _pg_indexes(engine) -> set[tuple[str, str]]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+            ).all()
+        )
+
+
 def test_the_demo_shop_is_the_same_built_with_copy_or_executemany(engine, pg_engine, copies):
     lite = build_demo(engine, **DEMO)
     assert copies == {}  # SQLite never uses COPY
+    indexes = _pg_indexes(pg_engine)
     pg = build_demo(pg_engine, **DEMO)
+    # The indexes dropped for the load are all back, as the migrations made them.
+    assert _pg_indexes(pg_engine) == indexes and len(indexes) > 20
     assert {k: v for k, v in lite.items() if k != "seconds"} == {
         k: v for k, v in pg.items() if k != "seconds"
     }
