@@ -49,7 +49,7 @@ def experiment_report(
         "status": experiment.status,
         "arms": experiment.arms,
         "metric": experiment.metric,
-        "guardrails": list(experiment.guardrails or []),
+        "guardrail_metrics": list(experiment.guardrails or []),
         "mde": experiment.mde,
         "sample_size_per_arm": experiment.sample_size_per_arm,
         "min_days": experiment.min_days,
@@ -97,7 +97,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"Experiment {report['key']} ({report['status']}): {report['hypothesis'] or ''}".rstrip(),
         f"arms: {arms}; primary: {report['metric']}; guardrails: "
-        f"{', '.join(report['guardrails']) or 'none'}",
+        f"{', '.join(report['guardrail_metrics']) or 'none'}",
         f"planned: {report['sample_size_per_arm']} customers per arm (MDE {report['mde']:g}), "
         f"at least {report['min_days']} days; day {report['days']:.0f}",
         *_verdict_lines(report),
