@@ -62,15 +62,12 @@ def experiment_report(
         members: dict[str, set[int]] = {}
         for customer, label in customer_segments(session).items():
             members.setdefault(label, set()).add(customer)
-        report["segments"] = {
-            label: decide(
-                plan,
-                load_outcomes(session, experiment, customers=ids, now=now),
-                days=days,
-                running=running,
-            ).to_dict()
-            for label, ids in sorted(members.items())
-        }
+        report["segments"] = {}
+        for label, ids in sorted(members.items()):
+            outcomes = load_outcomes(session, experiment, customers=ids, now=now)
+            if any(values[plan.metric] for values in outcomes.values()):  # segments exposed only
+                verdict = decide(plan, outcomes, days=days, running=running)
+                report["segments"][label] = verdict.to_dict()
     return report
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shop.promotions.errors import InvalidPromotion, PromotionNotFound
-from shop.promotions.targeting import check_target
+from shop.promotions.targeting import check_target, matching_segments
 from shop.store.models import CATEGORIES, utcnow
 from shop.store.promotion_models import Promotion, PromotionCode
 
@@ -72,10 +72,13 @@ def create_promotion(
             raise InvalidPromotion(
                 f"unknown categories {', '.join(unknown)}; the shop's are {', '.join(CATEGORIES)}"
             )
+    target = check_target(target)
+    if "segments" in target:
+        matching_segments(session, target["segments"])  # says which segments exist if none match
     promotion = Promotion(
         name=name,
         status="draft",
-        target=check_target(target),
+        target=target,
         reward_kind=reward_kind,
         reward_value=value,
         categories=cats,

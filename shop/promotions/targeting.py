@@ -81,7 +81,7 @@ def customer_segments(session: Session) -> dict[int, str]:
 
 
 def matching_segments(session: Session, wanted: list[str]) -> dict[int, str]:
-    """The newest run's segments named by ``wanted`` (number, label, or part of a label)."""
+    """The newest run's segments named by ``wanted``: a number, or a label or part of one."""
     labels = segment_labels(session)
     if not labels:
         raise InvalidPromotion("no segmentation is stored yet: run `shopbot segments` first")
@@ -90,7 +90,7 @@ def matching_segments(session: Session, wanted: list[str]) -> dict[int, str]:
         hits = {
             seg: label
             for seg, label in labels.items()
-            if want == str(seg) or want.lower() == label.lower() or want.lower() in label.lower()
+            if (want == str(seg) if want.isdigit() else want.lower() in label.lower())
         }
         if not hits:
             raise InvalidPromotion(
