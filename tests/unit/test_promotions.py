@@ -109,6 +109,10 @@ def test_segment_target_and_opt_out(engine, shop):
     with session_scope(engine) as s:
         p = get_promotion(s, "home10")
         assert eligible_customer_ids(s, p, NOW) == {shop["ada"]}
+        # A number names a segment by number only (not every label with that digit in it).
+        p.target = {"segments": ["1"]}
+        assert eligible_customer_ids(s, p, NOW) == {shop["bob"]}
+        p.target = {"segments": ["at risk"]}
         record_choice(s, shop["ada"], "opt_out", reason="too many e-mails", now=NOW)
     with session_scope(engine) as s:
         assert opted_out(s, shop["ada"])
