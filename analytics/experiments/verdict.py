@@ -70,7 +70,7 @@ class Verdict:
         }
 
 
-def _compare(metric: str, control: np.ndarray, treatment: np.ndarray) -> Comparison:
+def _compare(metric: str, control: Any, treatment: Any) -> Comparison:
     if metric in BINARY:
         return two_proportions(
             metric, int(control.sum()), len(control), int(treatment.sum()), len(treatment),
@@ -106,9 +106,9 @@ def decide(
     tests: list[tuple[str, Comparison]] = []
     for arm in names[1:]:
         for metric in [plan.metric, *plan.guardrails]:
-            c = np.asarray(outcomes[control][metric], dtype=float)
-            t = np.asarray(outcomes[arm][metric], dtype=float)
-            tests.append((arm, _compare(metric, c, t)))
+            xs = np.asarray(outcomes[control][metric], dtype=float)
+            ys = np.asarray(outcomes[arm][metric], dtype=float)
+            tests.append((arm, _compare(metric, xs, ys)))
     adjusted = holm([c.p_value for _, c in tests])
     done = [
         (arm, Comparison(**{**c.__dict__, "p_adjusted": p}))
@@ -139,12 +139,12 @@ def decide(
         base.state = "no_difference"
         base.message = f"No detectable difference in {plan.metric} between the arms."
     else:
-        best = max(significant, key=lambda ac: ac[1].lift)
-        arm, c = best if best[1].lift > 0 else (control, best[1])
-        base.state, base.winner = "winner", arm
+        best_arm, best = max(significant, key=lambda ac: ac[1].lift)
+        winner = best_arm if best.lift > 0 else control
+        base.state, base.winner = "winner", winner
         base.message = (
-            f"{arm} wins on {plan.metric}: lift {c.lift:+.4g} "
-            f"(95% CI {c.ci_low:+.4g} to {c.ci_high:+.4g}, Holm-adjusted p = {c.p_adjusted:.2g})."
+            f"{winner} wins on {plan.metric}: lift of {best_arm} {best.lift:+.4g} (95% CI "
+            f"{best.ci_low:+.4g} to {best.ci_high:+.4g}, Holm-adjusted p = {best.p_adjusted:.2g})."
         )
     if base.guardrail_harm:
         base.message += " Guardrail harmed: " + ", ".join(base.guardrail_harm) + "."

@@ -273,3 +273,61 @@ def test_last_redemption_under_the_global_cap_under_concurrent_orders(any_engine
     with session_scope(any_engine) as s:
         assert s.execute(select(func.count()).select_from(PromotionRedemption)).scalar() == 1
         assert describe(s, get_promotion(s, "home10"))["redemptions"] == 1
+
+
+# ---- offering the code in the chat ---------------------------------------------------------------
+
+
+def _exposures(engine):
+    from shop.store.promotion_models import Exposure
+
+    with session_scope(engine) as s:
+        return s.execute(select(Exposure.customer_id, Exposure.promotion_id, Exposure.arm)).all()
+
+
+def test_offer_once_then_never_after_no_more_offers(engine, shop):
+    from shop.promotions.offers import offer_for
+
+    codes = _promotion(engine)
+    with session_scope(engine) as s:
+        offer = offer_for(s, shop["ada"], now=NOW)
+    assert offer.code == codes[shop["ada"]]
+    assert offer.text == (
+        f"By the way: you have 10% off home until 28 November, with your personal code "
+        f'{codes[shop["ada"]]} at checkout. Say "no more offers" if you\'d rather not get these.'
+    )
+    with session_scope(engine) as s:
+        assert offer_for(s, shop["ada"], now=NOW) is None  # once
+    assert _exposures(engine) == [(shop["ada"], 1, None)]
+    with session_scope(engine) as s:
+        record_choice(s, shop["bob"], "opt_out", reason="said no more offers", now=NOW)
+    with session_scope(engine) as s:
+        assert offer_for(s, shop["bob"], now=NOW) is None
+        assert offer_for(s, shop["ada"], now=END) is None  # expired
+    assert len(_exposures(engine)) == 1
+
+
+def test_offer_in_an_experiment_follows_the_arm(engine, shop):
+    from shop.experiments.assignment import arm_for
+    from shop.experiments.registry import create_experiment, start_experiment
+    from shop.promotions.offers import offer_for
+
+    _promotion(engine)
+    arms = [{"name": "control", "weight": 1}, {"name": "offer", "weight": 1, "promotion_id": 1}]
+    with session_scope(engine) as s:
+        create_experiment(s, key="kitchen", arms=arms, metric="conversion", mde=0.05,
+                          sample_size_per_arm=100)  # fmt: skip
+        start_experiment(s, "kitchen", now=NOW)
+    shown = {}
+    for who in ("ada", "bob"):
+        with session_scope(engine) as s:
+            shown[who] = offer_for(s, shop[who], now=NOW)
+    for who in ("ada", "bob"):
+        arm = arm_for("kitchen", shop[who], arms)
+        assert (shown[who] is not None) == (arm == "offer"), (who, arm)
+    assert sorted(_exposures(engine)) == sorted(
+        (shop[w], 1 if arm_for("kitchen", shop[w], arms) == "offer" else None,
+         arm_for("kitchen", shop[w], arms)) for w in ("ada", "bob")
+    )  # fmt: skip
+    with session_scope(engine) as s:  # exposed once: later moments show nothing more
+        assert offer_for(s, shop["ada"], now=NOW) is None
