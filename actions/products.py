@@ -11,10 +11,10 @@ from typing import Any
 from rasa_sdk.events import EventType
 
 from actions.common import ShopAction, latest_entity, latest_text, verified_customer
+from actions.offers import offer_after_reply
 from analytics.serving import get_analytics
 from shop.catalog import CatalogMatcher, product_info
 from shop.errors import ModelMissing, NotFound
-from shop.promotions.offers import offer_for
 from shop.store import get_engine, session_scope
 
 # How often the product matcher checks whether the catalogue changed (one cheap query).
@@ -164,21 +164,6 @@ class ActionRecommendProducts(ShopAction):
         if customer_id is not None:  # a guest never sees a personal code
             offer_after_reply(dispatcher, tracker, customer_id)
         return []
-
-
-def offer_after_reply(dispatcher, tracker, customer_id: int) -> None:
-    """The customer's offer, once, after a helpful answer (recorded as an exposure); a failure
-    here never spoils the answer it follows."""
-    try:
-        with session_scope() as session:
-            offer = offer_for(
-                session, customer_id, channel=tracker.get_latest_input_channel() or "chat"
-            )
-    except Exception:
-        log.warning("could not check offers for customer %s", customer_id, exc_info=True)
-        return
-    if offer is not None:
-        dispatcher.utter_message(text=offer.text)
 
 
 def warm_up() -> None:

@@ -174,3 +174,23 @@ def test_staff_pause_the_offer_and_its_codes_stop(shop):
     with session_scope(shop["engine"]) as s:
         assert get_promotion(s, "winter10").status == "paused"
     assert not any("SB-" in t for t in recommend(min(shop["codes"])))
+
+
+def test_offer_after_an_order_status_answer_for_the_signed_in_owner_only(shop):
+    from actions import orders
+    from shop.store.models import Order
+
+    with session_scope(shop["engine"]) as s:
+        number, customer = s.execute(
+            select(Order.order_number, Order.customer_id)
+            .where(Order.customer_id.in_(list(shop["codes"])))
+            .order_by(Order.id)
+            .limit(1)
+        ).one()
+    trk = tracker(f"where is order #{number}", intent="order_status", customer=customer)
+    trk.slots["order_number"] = str(number)
+    answer = texts(run(orders.ActionCheckOrderStatus, trk)[1])
+    assert f"#{number}" in answer[0] and shop["codes"][customer] in answer[-1]
+    guest = tracker(f"where is order #{number}", intent="order_status")
+    guest.slots["order_number"] = str(number)
+    assert not any("SB-" in t for t in texts(run(orders.ActionCheckOrderStatus, guest)[1]))
