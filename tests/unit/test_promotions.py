@@ -331,3 +331,35 @@ def test_offer_in_an_experiment_follows_the_arm(engine, shop):
     )  # fmt: skip
     with session_scope(engine) as s:  # exposed once: later moments show nothing more
         assert offer_for(s, shop["ada"], now=NOW) is None
+
+
+def test_export_and_erase_cover_the_customers_offers(engine, shop):
+    from shop.privacy import erase_customer, export_customer
+    from shop.promotions.offers import offer_for
+    from shop.store.promotion_models import Exposure, OfferConsent
+
+    codes = _promotion(engine)
+    other = _promotion(engine, "other")
+    _redeem(engine, codes[shop["ada"]], shop["ada"], 104240)
+    with session_scope(engine) as s:
+        offer_for(s, shop["ada"], now=NOW)  # "other" is offered (home10 is used up)
+        record_choice(s, shop["ada"], "opt_out", reason="no more offers", now=NOW)
+    with session_scope(engine) as s:
+        data = export_customer(s, shop["ada"])
+    assert sorted(c["code"] for c in data["codes"]) == sorted(
+        [codes[shop["ada"]], other[shop["ada"]]]
+    )
+    assert [(e["promotion_id"], e["channel"]) for e in data["offers_shown"]] == [(2, "chat")]
+    assert [r["discount"] for r in data["redemptions"]] == ["8.25"]
+    assert [(c["choice"], c["reason"]) for c in data["offer_consents"]] == [
+        ("opt_out", "no more offers")
+    ]  # noqa: E501
+    with session_scope(engine) as s:
+        removed = erase_customer(s, shop["ada"])
+    assert (removed["offer_exposures"], removed["promotion_codes"]) == (1, 1)
+    with session_scope(engine) as s:
+        left = s.execute(select(PromotionCode.code).where(PromotionCode.customer_id == shop["ada"]))
+        assert left.scalars().all() == [codes[shop["ada"]]]  # kept: it discounted an order
+        assert s.execute(select(Exposure.id)).all() == []
+        assert s.execute(select(OfferConsent.choice)).scalars().all() == ["opt_out"]
+        assert s.execute(select(func.count()).select_from(PromotionRedemption)).scalar() == 1
