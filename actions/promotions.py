@@ -19,8 +19,8 @@ from shop.store import get_engine, session_scope
 from shop.store.promotion_models import Promotion
 
 OPTED_OUT = (
-    "Done: you won't get any more offers from me. If you change your mind, just tell me "
-    '"offers are fine again".'
+    "Done: you won't get any more offers from me. If you change your mind, our support team "
+    "can turn them back on."
 )
 GUEST_NO_OFFERS = (
     "I only make personal offers to signed-in customers, so there's nothing to stop for you. "
