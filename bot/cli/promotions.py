@@ -117,6 +117,19 @@ def register(sub, _evaluate_sub) -> None:
     add_json_flag(k)
     k.set_defaults(handler=_codes)
 
+    o = psub.add_parser(
+        "consent",
+        help="record a customer's choice about offers (the consent ledger)",
+        description="Writes a row to the consent ledger: opt-out stops every offer at once, "
+        "opt-in allows offers again (e.g. when a customer asks support). The newest choice "
+        "counts; every choice is kept with its reason and date.",
+    )
+    o.add_argument("customer", help="customer id, e-mail or imported id")
+    o.add_argument("choice", choices=("opt-in", "opt-out"))
+    o.add_argument("--reason", default="", help="why (e.g. the customer's words)")
+    add_json_flag(o)
+    o.set_defaults(handler=_consent)
+
 
 def _line(info: dict) -> str:
     reward = info["reward"]
@@ -199,4 +212,19 @@ def _codes(args) -> int:
            if len(shown) < len(codes) else [])
     )  # fmt: skip
     emit(args, {"promotion": name, "issued": issued, "codes": codes}, text)
+    return 0
+
+
+def _consent(args) -> int:
+    from shop.customers import find_customer
+    from shop.promotions.consent import record_choice
+    from shop.store import get_engine
+
+    customer = find_customer(get_engine(), args.customer)
+    with session_scope() as session:
+        row = record_choice(session, customer["id"], args.choice.replace("-", "_"),
+                            reason=args.reason, source="cli")  # fmt: skip
+        info = {"customer_id": customer["id"], "choice": row.choice, "reason": row.reason,
+                "at": row.at.isoformat()}  # fmt: skip
+    emit(args, info, f"customer {customer['id']}: {args.choice} recorded at {info['at'][:16]}")
     return 0

@@ -60,6 +60,10 @@ def test_promotion_lifecycle_and_codes(run):
     assert again.returncode == 2 and "an ended promotion stays ended" in again.stderr
     listed = json.loads(run("promotion", "list", "--json").stdout)
     assert [(p["name"], p["codes"]) for p in listed] == [("home10", 1)]
+    out = json.loads(run("promotion", "consent", "ada@example.com", "opt-out", "--reason",
+                         "asked by phone", "--json").stdout)  # fmt: skip
+    assert (out["choice"], out["reason"]) == ("opt_out", "asked by phone")
+    assert "opt-in recorded" in run("promotion", "consent", "ada@example.com", "opt-in").stdout
 
 
 def test_bad_input_is_answered_clearly(run):
