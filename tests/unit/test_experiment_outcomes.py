@@ -17,7 +17,8 @@ from support.shop_data import build_shop
 T0 = dt.datetime(2026, 11, 10)
 
 
-def test_outcomes_count_only_inside_each_customers_window(engine):
+def test_outcomes_count_only_inside_each_customers_window(any_engine):
+    engine = any_engine
     ids = build_shop(engine)  # Ada ordered #104300 (a mug, 12.50) on 19 Nov; older ones before
     with session_scope(engine) as s:
         run = AnalyticsRun(kind="segments", model_version="t")
