@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from shop.promotions.codes import normalise_code
@@ -140,5 +141,8 @@ def redeem_code(
             )
         )
         order.promo_code = code
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # another code was used on this order at the same moment
+            raise CodeRefused("order_has_code", code) from None
     return Redeemed(code, promotion.name, order.order_number, discount)

@@ -363,3 +363,20 @@ def test_export_and_erase_cover_the_customers_offers(engine, shop):
         assert s.execute(select(Exposure.id)).all() == []
         assert s.execute(select(OfferConsent.choice)).scalars().all() == ["opt_out"]
         assert s.execute(select(func.count()).select_from(PromotionRedemption)).scalar() == 1
+
+
+def test_two_codes_racing_for_one_order_give_one_redemption(any_engine):
+    ids = build_shop(any_engine)
+    _segments(any_engine, ids)
+    first, second = _promotion(any_engine, "first"), _promotion(any_engine, "second")
+    ada = ids["ada"]
+    codes = [first[ada], second[ada]]
+
+    results = race(2, lambda i: _redeem(any_engine, codes[i], ada, 104240))
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert [getattr(r, "reason", r) for r in refused] == ["order_has_code"], results
+    with session_scope(any_engine) as s:
+        assert s.execute(select(func.count()).select_from(PromotionRedemption)).scalar() == 1
+        assert (
+            sum(describe(s, get_promotion(s, n))["redemptions"] for n in ("first", "second")) == 1
+        )
