@@ -14,7 +14,9 @@ from shop.store.promotion_models import Experiment, ExperimentAssignment, Promot
 
 Outcomes = dict[str, dict[str, list[float]]]  # arm → metric → one value per exposed customer
 METRICS = ("conversion", "revenue", "redemption", "returns", "complaints", "handoffs",
-           "discount_cost")  # fmt: skip
+           "discount_cost", "pre_spend")  # fmt: skip
+# The covariate for CUPED: what the customer spent in the days before their first exposure.
+PRE_PERIOD_DAYS = 90
 
 
 def load_outcomes(
@@ -28,7 +30,8 @@ def load_outcomes(
 
     Conversion: an order (not cancelled) in the window; revenue: those orders' totals less their
     discounts; redemption: a code used in the window; returns / complaints / hand-offs: at least
-    one in the window; discount cost: the discounts given in the window.
+    one in the window; discount cost: the discounts given in the window; pre-period spend (for
+    CUPED): order totals in the ``PRE_PERIOD_DAYS`` before the first exposure.
     """
     rows = session.execute(
         select(ExperimentAssignment.customer_id, ExperimentAssignment.arm,
@@ -37,6 +40,7 @@ def load_outcomes(
                ExperimentAssignment.exposed_at.is_not(None))
     ).all()  # fmt: skip
     window = dt.timedelta(days=experiment.attribution_days)
+    pre_period = dt.timedelta(days=PRE_PERIOD_DAYS)
     exposed = {c: (arm, at) for c, arm, at in rows if customers is None or c in customers}
     if not exposed:
         return {str(a["name"]): {m: [] for m in METRICS} for a in experiment.arms}
@@ -62,9 +66,13 @@ def load_outcomes(
                 discounts[order_id] += float(discount)
         for c, order_id, total, at in session.execute(
             select(Order.customer_id, Order.id, Order.total, Order.placed_at).where(
-                Order.customer_id.in_(chunk), Order.placed_at >= first, Order.status != "cancelled"
+                Order.customer_id.in_(chunk),
+                Order.placed_at >= first - pre_period,
+                Order.status != "cancelled",
             )
         ):
+            if exposed[c][1] - pre_period <= at < exposed[c][1]:
+                values[c]["pre_spend"] += float(total)
             if in_window(c, at):
                 values[c]["conversion"] = 1.0
                 values[c]["revenue"] += float(total) - discounts.get(order_id, 0.0)

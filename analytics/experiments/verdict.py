@@ -20,6 +20,7 @@ import numpy as np
 from analytics.experiments.stats import (
     SRM_ALPHA,
     Comparison,
+    cuped,
     holm,
     srm_p_value,
     two_proportions,
@@ -31,6 +32,9 @@ BINARY = {"conversion", "redemption", "returns", "complaints", "handoffs"}
 # Guardrails where an increase is harm.
 HARM_IF_UP = {"returns", "complaints", "handoffs", "discount_cost"}
 MIN_UNITS_PER_ARM = 20
+# Continuous metrics adjusted with the pre-period spend (CUPED) when the outcomes carry it.
+PRE_PERIOD = "pre_spend"
+CUPED_METRICS = {"revenue"}
 
 
 @dataclass
@@ -108,7 +112,13 @@ def decide(
         for metric in [plan.metric, *plan.guardrails]:
             xs = np.asarray(outcomes[control][metric], dtype=float)
             ys = np.asarray(outcomes[arm][metric], dtype=float)
-            tests.append((arm, _compare(metric, xs, ys)))
+            pre = (outcomes[control].get(PRE_PERIOD), outcomes[arm].get(PRE_PERIOD))
+            if metric in CUPED_METRICS and pre[0] and pre[1]:
+                xs, ys = cuped(xs, ys, pre[0], pre[1])
+                c = _compare(metric, xs, ys)
+                tests.append((arm, Comparison(**{**c.__dict__, "test": "welch+cuped"})))
+            else:
+                tests.append((arm, _compare(metric, xs, ys)))
     adjusted = holm([c.p_value for _, c in tests])
     done = [
         (arm, Comparison(**{**c.__dict__, "p_adjusted": p}))

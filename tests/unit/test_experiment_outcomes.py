@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from analytics.experiments.outcomes import load_outcomes
 from shop.experiments.registry import create_experiment, expose, get_experiment, start_experiment
 from shop.promotions.admin import create_promotion, set_status
@@ -52,6 +54,9 @@ def test_outcomes_count_only_inside_each_customers_window(any_engine):
     ada_arm = next(a for a, m in out.items() if m["conversion"])
     other = "b" if ada_arm == "a" else "a"
     assert out[other] == {m: [] for m in out[other]}
+    # Spend in the 90 days before her exposure (CUPED's covariate): #104233 (79.80, 1 Nov) and
+    # #104240 (122.40, 20 Oct); #103001 of 1 August is older.
+    assert out[ada_arm].pop("pre_spend") == [pytest.approx(79.80 + 122.40)]
     assert out[ada_arm] == {
         "conversion": [1.0],
         "revenue": [float(Decimal("12.50") - 5)],
