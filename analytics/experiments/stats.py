@@ -76,8 +76,8 @@ def welch(
 
 
 def cuped(
-    control: Sequence[float],
-    treatment: Sequence[float],
+    control: Sequence[float] | np.ndarray,
+    treatment: Sequence[float] | np.ndarray,
     control_pre: Sequence[float],
     treatment_pre: Sequence[float],
 ) -> tuple[np.ndarray, np.ndarray]:
