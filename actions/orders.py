@@ -24,6 +24,7 @@ from actions.common import (
     requester,
     verified_customer,
 )
+from actions.offers import offer_after_reply
 from shop.errors import CannotCancel, InvalidOrderNumber, OrderAccessDenied
 from shop.orders import OrderSummary, cancel_order, get_order, list_recent_orders
 from shop.store import session_scope
@@ -117,6 +118,9 @@ class ActionCheckOrderStatus(ShopAction):
         except NotIdentified as failed:
             return failed.events
         dispatcher.utter_message(text=order.describe())
+        customer_id = verified_customer(tracker)
+        if customer_id is not None:  # a guest never sees a personal code
+            offer_after_reply(dispatcher, tracker, customer_id)
         return []
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from rasa_sdk.events import EventType
 
 from actions.common import ShopAction, latest_entity, latest_text, verified_customer
+from actions.offers import offer_after_reply
 from analytics.serving import get_analytics
 from shop.catalog import CatalogMatcher, product_info
 from shop.errors import ModelMissing, NotFound
@@ -170,6 +171,8 @@ class ActionRecommendProducts(ShopAction):
         customer_id = verified_customer(tracker)
         category = latest_entity(tracker, "category")
         if need_answer(dispatcher, tracker, customer_id):
+            if customer_id is not None:  # a guest never sees a personal code
+                offer_after_reply(dispatcher, tracker, customer_id)
             return []
         if category is None:
             category = catalog_matcher().find_category(latest_text(tracker))
@@ -194,6 +197,8 @@ class ActionRecommendProducts(ShopAction):
         else:
             intro = f"Here's what's popular{where} right now:"
         send_products(dispatcher, tracker, intro, recommendations)
+        if customer_id is not None:  # a guest never sees a personal code
+            offer_after_reply(dispatcher, tracker, customer_id)
         return []
 
 

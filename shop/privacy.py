@@ -8,8 +8,9 @@ conversations they came from.
 Erasure keeps what the shop must keep for its books and anonymises the rest: the customer's
 name, e-mail, country and imported id are removed, their orders' e-mail (a guest's proof of an
 order) too; their ratings, browsing events and segment memberships are deleted; the transcripts
-and subjects of their tickets, and the conversations they name, are removed. Orders, order lines and returns stay, attached to
-the anonymous customer.
+and subjects of their tickets, and the conversations they name, are removed; so are the offers
+shown to them and their unused codes (``shop.promotions.privacy``). Orders, order lines, returns
+and redemptions stay, attached to the anonymous customer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shop.access import purge_failures
+from shop.promotions.privacy import erase_offers, export_offers
 from shop.store.models import (
     Customer,
     CustomerSegment,
@@ -144,6 +146,7 @@ def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
         "segments": [
             {"run_id": s.run_id, "segment": s.segment, "label": s.label} for s in segments
         ],
+        **export_offers(session, customer_id),
     }
 
 
@@ -184,4 +187,5 @@ def erase_customer(session: Session, customer_id: int) -> dict[str, int]:
     )
     for name, table in (("ratings", Rating), ("events", Event), ("segments", CustomerSegment)):
         count(name, session.execute(delete(table).where(table.customer_id == customer_id)))
+    changed.update(erase_offers(session, customer_id))
     return changed

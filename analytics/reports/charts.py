@@ -62,3 +62,21 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], ylabel
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     return _png(fig)
+
+
+def lift_chart(title: str, labels: Sequence[str], lifts: Sequence[float],
+               lows: Sequence[float], highs: Sequence[float], unit: str) -> bytes:  # fmt: skip
+    """PNG bytes: each metric's lift (treatment − control) with its 95% interval around zero."""
+    fig, ax = _figure()
+    ys = list(range(len(lifts)))
+    errors = [[m - lo for m, lo in zip(lifts, lows)], [hi - m for m, hi in zip(lifts, highs)]]
+    colours = ["#2ca02c" if lo > 0 else "#d62728" if hi < 0 else "#7f7f7f"
+               for lo, hi in zip(lows, highs)]  # fmt: skip
+    for y, m, c, lo_err, hi_err in zip(ys, lifts, colours, errors[0], errors[1]):
+        ax.errorbar(m, y, xerr=[[lo_err], [hi_err]], fmt="o", color=c, capsize=4)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([str(x)[:24] for x in labels], fontsize=8)
+    ax.set_title(title)
+    ax.set_xlabel(unit)
+    return _png(fig)

@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "train",
     "evaluate_nlu",
     "privacy",
+    "promotions",
+    "experiments",
     "run",
     "deploy",
 )

@@ -348,3 +348,7 @@ class ReorderAdvice(Base):
     stockout_date = Column(Date)
     reorder_now = Column(Boolean, nullable=False)
     method = Column(String(40))
+
+
+# The promotion and experiment tables live in their own module, on the same Base.
+from shop.store import promotion_models  # noqa: E402,F401

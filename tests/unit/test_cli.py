@@ -27,6 +27,14 @@ CONTRACT_COMMANDS = [
     ["evaluate", "recommender"],
     ["evaluate", "nlu"],
     ["db", "upgrade"],
+    ["promotion", "create"],
+    ["promotion", "list"],
+    ["promotion", "pause"],
+    ["promotion", "resume"],
+    ["promotion", "end"],
+    ["promotion", "codes"],
+    ["experiment", "create"],
+    ["experiment", "report"],
 ]
 # Commands that print results must offer --json.
 JSON_COMMANDS = [c for c in CONTRACT_COMMANDS if c not in (["run"], ["db", "upgrade"])]

@@ -110,6 +110,9 @@ def test_erase_anonymises_the_customer_and_deletes_their_conversations(world, ca
         "ratings": 1,
         "events": 1,
         "segments": 0,
+        "offer_exposures": 0,
+        "experiment_assignments": 0,
+        "promotion_codes": 0,
         "conversation_events": 6,
         "conversations": 2,
     }

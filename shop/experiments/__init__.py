@@ -1,0 +1,1 @@
+"""A/B experiments in the store: definitions, deterministic assignment, exposures."""

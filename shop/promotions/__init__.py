@@ -1,0 +1,1 @@
+"""Promotions: offers for segments, per-customer codes, redemption (atomic), consent to offers."""
