@@ -183,8 +183,13 @@ def _per_intent(pairs: list[tuple[RealMessage, Parse]], outcomes: list[str]) -> 
 def parse_with_model(model: Path, texts: list[str]) -> list[Parse]:
     """Parses every text with the trained Rasa model at ``model`` (its NLU pipeline, fallback
     included), as the server does for an incoming message."""
-    from rasa.core.agent import Agent
+    import logging
 
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    # Rasa logs every parse at debug level through structlog; keep to the command's own level.
+    configure_structlog(max(logging.getLogger().getEffectiveLevel(), logging.INFO))
     agent = Agent.load(str(model))
 
     async def parse_all() -> list[Parse]:
