@@ -30,6 +30,10 @@ FALLBACK_INTENT = "nlu_fallback"
 OUT_OF_SCOPE = "out_of_scope"
 RETRIEVAL_INTENT = "faq"
 CHANNELS = ("customer", "staff")
+# Without a channel in its metadata, a message of these intents counts as a staff message.
+STAFF_INTENTS = frozenset(
+    {"stock_level", "demand_forecast", "reorder_advice", "segment_report", "sales_report"}
+)
 # Two messages are "nearly the same" when their word sets overlap this much (Jaccard).
 NEAR_DUPLICATE_JACCARD = 0.8
 
@@ -52,26 +56,35 @@ class Parse:
     response_key: str | None = None
 
 
+def _default_channel(intent: str) -> str:
+    return "staff" if intent in STAFF_INTENTS else "customer"
+
+
 def load_real_set(path: Path = REAL_WORDING_SET) -> list[RealMessage]:
-    """The messages of a Rasa NLU YAML file whose examples carry ``source`` and ``channel``
-    metadata (a missing channel means a customer)."""
+    """The messages of a Rasa NLU YAML file, with the ``source`` and ``channel`` of each example's
+    metadata. Any Rasa NLU file will do (``examples: |`` blocks too, entity annotations dropped);
+    without a channel, staff intents count as staff messages and the rest as customers'."""
     import yaml
 
     messages = []
     for item in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
         if "intent" not in item:
             continue
-        for example in item.get("examples") or []:
-            if isinstance(example, str):  # a plain "- text" list: no metadata
-                messages.append(RealMessage(example.strip(), item["intent"], "", "customer"))
+        intent, examples = item["intent"], item.get("examples") or []
+        if isinstance(examples, str):  # an "examples: |" block of "- text" lines
+            examples = [line[2:] for line in examples.splitlines() if line.startswith("- ")]
+        for example in examples:
+            if isinstance(example, str):
+                text = re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", example).strip()
+                messages.append(RealMessage(text, intent, "", _default_channel(intent)))
                 continue
             meta = example.get("metadata") or {}
             messages.append(
                 RealMessage(
                     text=str(example["text"]).strip(),
-                    intent=item["intent"],
+                    intent=intent,
                     source=str(meta.get("source") or "").strip(),
-                    channel=str(meta.get("channel") or "customer"),
+                    channel=str(meta.get("channel") or _default_channel(intent)),
                 )
             )
     return messages

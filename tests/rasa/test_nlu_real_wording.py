@@ -11,6 +11,7 @@ import yaml
 from bot.nlu.real_wording import (
     NEAR_DUPLICATE_JACCARD,
     REAL_WORDING_SET,
+    STAFF_INTENTS,
     jaccard,
     load_real_set,
     near_duplicates,
@@ -19,13 +20,6 @@ from bot.nlu.real_wording import (
 from support.rasa_support import ROOT
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
-STAFF_INTENTS = {
-    "stock_level",
-    "demand_forecast",
-    "reorder_advice",
-    "segment_report",
-    "sales_report",
-}
 MESSAGES = load_real_set()
 
 

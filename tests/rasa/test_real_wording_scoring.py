@@ -87,10 +87,14 @@ def test_the_set_file_gives_text_intent_source_and_channel(tmp_path):
         '  - text: "how many left?"\n    metadata:\n      source: "https://example.org/q"\n'
         "      channel: staff\n- intent: greet\n  examples:\n  - hi there\n"
         "- regex: sku\n  examples: |\n    - [A-Z]+-\\d+\n"
+        "- intent: order_status\n  examples: |\n    - where is [#104233](order_number)?\n"
+        "- intent: sales_report\n  examples: |\n    - sales this week\n"
     )
     assert load_real_set(path) == [
         RealMessage("how many left?", "stock_level", "https://example.org/q", "staff"),
         RealMessage("hi there", "greet", "", "customer"),
+        RealMessage("where is #104233?", "order_status", "", "customer"),
+        RealMessage("sales this week", "sales_report", "", "staff"),
     ]
 
 
