@@ -108,7 +108,10 @@ def _pct(value) -> str:
 
 
 def _real_text(report: dict) -> str:
-    lines = [f"{report['messages']} real-wording messages, model {report['model']}"]
+    from pathlib import Path
+
+    name = Path(report.get("real_wording_set") or "the set").name
+    lines = [f"{report['messages']} messages of {name}, model {report['model']}"]
     for channel, r in report["channels"].items():
         lines += [
             f"{channel} ({r['messages']} messages, {r['in_scope']} in scope):",
