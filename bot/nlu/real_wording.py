@@ -32,7 +32,15 @@ RETRIEVAL_INTENT = "faq"
 CHANNELS = ("customer", "staff")
 # Without a channel in its metadata, a message of these intents counts as a staff message.
 STAFF_INTENTS = frozenset(
-    {"stock_level", "demand_forecast", "reorder_advice", "segment_report", "sales_report"}
+    {
+        "stock_level",
+        "demand_forecast",
+        "reorder_advice",
+        "segment_report",
+        "sales_report",
+        "experiment_report",
+        "pause_promotion",
+    }
 )
 # Two messages are "nearly the same" when their word sets overlap this much (Jaccard).
 NEAR_DUPLICATE_JACCARD = 0.8
