@@ -4,6 +4,7 @@ outbox, reminders and the weekly figures."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from sqlalchemy import select
 
@@ -185,3 +186,79 @@ def test_support_hours_say_when_the_team_is_back():
         parse("weekdays 9-5")
     with pytest.raises(SettingError, match="SHOPBOT_SUPPORT_TIMEZONE"):
         parse("mon 08:00-10:00", "Mars/Olympus")
+
+
+def test_context_card_shows_what_the_customer_proved_and_escapes_their_text(engine):
+    from decimal import Decimal
+
+    from analytics.reports.handoff_card import context_card
+    from shop.store.models import AnalyticsRun, Customer, CustomerSegment, Order
+
+    with session_scope(engine) as s:
+        ada = Customer(email="ada@example.com", name="Ada Lovelace")
+        s.add(ada)
+        s.flush()
+        for number, status in ((104233, "shipped"), (104234, "delivered")):
+            s.add(
+                Order(
+                    order_number=number,
+                    customer_id=ada.id,
+                    email=ada.email,
+                    status=status,
+                    placed_at=T0,
+                    total=Decimal("10"),
+                )
+            )
+        run = AnalyticsRun(kind="segments", model_version="v1")
+        s.add(run)
+        s.flush()
+        s.add(CustomerSegment(run_id=run.id, customer_id=ada.id, segment=0, label="Loyal fans"))
+        ticket = tickets.open_ticket(
+            s,
+            kind="handoff",
+            conversation_id="web:ada",
+            customer_id=ada.id,
+            subject="Hand-off",
+            transcript=[("customer", "<!channel> help *now*"), ("bot", "passing you on")],
+        )
+        signed_in = handoffs.open_handoff(
+            s, ticket_id=ticket, conversation_id="web:ada", channel="socketio", reason="<@U1> hi"
+        )
+        guest_ticket = tickets.open_ticket(
+            s, kind="handoff", conversation_id="rest:g", subject="x", transcript=[]
+        )
+        guest = handoffs.open_handoff(
+            s,
+            ticket_id=guest_ticket,
+            conversation_id="rest:g",
+            channel="rest",
+            reason="help",
+            guest_email="ADA@example.com",
+            guest_order=104233,
+        )
+        card = json.dumps(context_card(s, handoffs.get(s, signed_in)))
+        guest_card = json.dumps(context_card(s, handoffs.get(s, guest)))
+    assert "Signed in: Ada Lovelace" in card and "Loyal fans" in card
+    assert "#104233 (shipped)" in card and "104234" not in card  # delivered is not open
+    assert "&lt;!channel&gt; help" in card and "<!channel>" not in card
+    assert "&lt;@U1&gt; hi" in card
+    assert "Guest, verified order #104233 (shipped)" in guest_card
+
+
+def test_staff_reports_list_open_handoffs_and_weekly_figures(engine):
+    from analytics.reports.handoffs import handoff_stats_report, open_handoffs_report
+
+    assert "No hand-offs are open" in open_handoffs_report(engine).summary
+    waiting = _open(engine, "web:a", now=T0)
+    taken = _open(engine, "web:b", now=T0 + dt.timedelta(minutes=5))
+    with session_scope(engine) as s:
+        handoffs.take_over(s, taken, "USAM", "Sam", now=T0 + dt.timedelta(minutes=8))
+    report = open_handoffs_report(engine, now=T0 + dt.timedelta(minutes=30))
+    assert report.data == {"open": 2, "waiting": 1}
+    text = report.to_text()
+    assert "30 min" in text and "with a colleague" in text and "Sam" in text
+    stats = handoff_stats_report(engine, weeks=2, now=T0 + dt.timedelta(days=1))
+    assert [w["count"] for w in stats.data["weeks"]] == [0, 2]
+    assert stats.data["weeks"][1]["median_first_response_min"] == 3.0
+    assert stats.chart_png and stats.chart_png.startswith(b"\x89PNG")
+    assert waiting
