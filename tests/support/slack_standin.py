@@ -151,7 +151,9 @@ def start_slack_standin() -> SlackStandIn:
                 )
             elif method == "chat.postMessage":
                 stand_in.open_gate.wait(timeout=60)
-                self._reply({"ok": True, "channel": params.get("channel"), "ts": stand_in.next_ts()})
+                self._reply(
+                    {"ok": True, "channel": params.get("channel"), "ts": stand_in.next_ts()}
+                )
             elif method == "users.info":
                 user = params.get("user")
                 name = stand_in.users.get(user)
