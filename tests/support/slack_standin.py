@@ -115,6 +115,9 @@ def start_slack_standin() -> SlackStandIn:
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self):  # slack_sdk calls users.info with GET
+            self.do_POST()
+
         def do_POST(self):
             stand_in = holder["s"]
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -151,9 +154,9 @@ def start_slack_standin() -> SlackStandIn:
                 )
             elif method == "chat.postMessage":
                 stand_in.open_gate.wait(timeout=60)
-                self._reply(
-                    {"ok": True, "channel": params.get("channel"), "ts": stand_in.next_ts()}
-                )
+                ts = stand_in.next_ts()
+                params["_ts"] = ts  # the ts this stand-in gave the message (tests read it)
+                self._reply({"ok": True, "channel": params.get("channel"), "ts": ts})
             elif method == "users.info":
                 user = params.get("user")
                 name = stand_in.users.get(user)
