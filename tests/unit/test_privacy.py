@@ -16,8 +16,8 @@ from sqlalchemy import select
 from bot.cli.main import main
 from bot.identity import issue_token
 from bot.server.tracker_store import ShopSQLTrackerStore
-from shop.store import session_scope
 from shop import handoffs
+from shop.store import session_scope
 from shop.store.models import (
     Customer,
     Event,
