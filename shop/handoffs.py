@@ -321,6 +321,16 @@ def outbox(session: Session, conversation_id: str) -> list[Outgoing]:
     return [Outgoing(r.id, r.text, r.author) for r in rows]
 
 
+def conversations_waiting(session: Session) -> list[str]:
+    """The conversations with messages waiting for the customer."""
+    rows = session.execute(
+        select(HandoffMessage.conversation_id)
+        .where(HandoffMessage.direction == "to_customer", HandoffMessage.delivered_at.is_(None))
+        .distinct()
+    ).scalars()
+    return list(rows)
+
+
 def claim_delivery(session: Session, message_id: int, now: dt.datetime | None = None) -> bool:
     """Marks an outbox message delivered; False if another delivery claimed it first."""
     result = session.execute(

@@ -71,6 +71,22 @@ async def flush(conversation_id: str) -> int:
     return sent
 
 
+def _waiting() -> list[str]:
+    with session_scope() as session:
+        return handoffs.conversations_waiting(session)
+
+
+async def flush_waiting() -> int:
+    """Delivers what waits for customers connected to this process (a reply relayed by another
+    server or worker, or one that came in while the customer was reconnecting)."""
+    sent = 0
+    for conversation_id in await asyncio.to_thread(_waiting):
+        pusher = _pusher(conversation_id)
+        if pusher is not None and pusher.present(conversation_id):
+            sent += await flush(conversation_id)
+    return sent
+
+
 def drain(conversation_id: str) -> list[handoffs.Outgoing]:
     """Claims and returns every waiting message of the conversation (channels that cannot push
     hand them out with their next answer). Blocking: call it in a thread."""

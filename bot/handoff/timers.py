@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from analytics.reports.handoff_card import context_card
-from bot.handoff import relay
+from bot.handoff import delivery, relay
 from bot.handoff.slack_client import client, support_channel
 from shop import handoffs, settings
 from shop.store import session_scope
@@ -113,12 +113,14 @@ async def remind() -> int:
 
 
 async def run_forever() -> None:
-    """The loop the Slack channel starts with the server: cards every second, reminders every
-    20 seconds; a failing round is logged and the loop goes on."""
+    """The loop the Slack channel starts with the server: cards and waiting replies of connected
+    customers every second, reminders every 20 seconds; a failing round is logged and the loop
+    goes on."""
     rounds = 0
     while True:
         try:
             await post_cards()
+            await delivery.flush_waiting()
             if rounds % int(REMINDER_POLL_SECONDS / CARD_POLL_SECONDS) == 0:
                 await remind()
         except asyncio.CancelledError:

@@ -262,3 +262,14 @@ def test_staff_reports_list_open_handoffs_and_weekly_figures(engine):
     assert stats.data["weeks"][1]["median_first_response_min"] == 3.0
     assert stats.chart_png and stats.chart_png.startswith(b"\x89PNG")
     assert waiting
+
+
+def test_conversations_waiting_for_a_reply(any_engine):
+    first, second = _open(any_engine, "web:one"), _open(any_engine, "web:two")
+    with session_scope(any_engine) as s:
+        a = handoffs.record_message(s, handoffs.get(s, first), "to_customer", "k", "Hi")
+        handoffs.record_message(s, handoffs.get(s, second), "to_thread", "k", "Hello")
+        handoffs.record_message(s, handoffs.get(s, second), "note", "n", "note: x")
+        assert handoffs.conversations_waiting(s) == ["web:one"]
+        handoffs.claim_delivery(s, a)
+        assert handoffs.conversations_waiting(s) == []
