@@ -9,173 +9,42 @@ import asyncio
 import json
 import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 
 import socketio
 from sqlalchemy import select
 
 from bot.channels.guard import PAUSED_NOTICE
-from bot.handoff.relay import JOINED, NOT_STAFF, WELCOME_BACK
+from bot.handoff.relay import JOINED, WELCOME_BACK
 from shop.store import make_engine, session_scope
 from shop.store.models import Handoff, HandoffMessage, SupportTicket
-from support.abuse_support import slack_signature
-from support.race import race
-from support.servers import STAFF_SLACK_USER, STAFF_SLACK_USER_2, SUPPORT_CHANNEL
-
-OUTSIDER = "UNOTSTAFF9"
-
-
-# ---- talking to the servers as Slack and as the customer ------------------------------------------
-
-
-def _post(assistant, body: bytes, content_type: str, headers: dict | None = None):
-    req = urllib.request.Request(
-        f"{assistant.rasa_url}/webhooks/slack/webhook",
-        data=body,
-        headers={
-            "Content-Type": content_type,
-            **(headers if headers is not None else slack_signature(body)),
-        },
-    )
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            status = resp.status
-    except urllib.error.HTTPError as err:
-        status = err.code
-    return status, time.monotonic() - started
-
-
-def press(assistant, action_id: str, handoff_id: int, user: str, headers: dict | None = None):
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user},
-        "channel": {"id": SUPPORT_CHANNEL},
-        "message": {"ts": "1700000000.000001"},
-        "actions": [{"type": "button", "action_id": action_id, "value": str(handoff_id)}],
-    }
-    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-    return _post(assistant, body, "application/x-www-form-urlencoded", headers)
-
-
-def thread_event(text: str, user: str, thread_ts: str, **event_extra) -> dict:
-    return {
-        "type": "event_callback",
-        "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
-        "authorizations": [{"user_id": "UBOTUSER"}],
-        "event": {
-            "type": "message",
-            "channel": SUPPORT_CHANNEL,
-            "user": user,
-            "text": text,
-            "ts": f"{time.time():.6f}",
-            "thread_ts": thread_ts,
-            **event_extra,
-        },
-    }
-
-
-def send_event(assistant, envelope: dict, retry: int | None = None):
-    body = json.dumps(envelope).encode()
-    headers = slack_signature(body)
-    if retry:
-        headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
-    return _post(assistant, body, "application/json", headers)
+from support.handoff_support import (
+    blocks_of,
+    outbox,
+    press,
+    send_event,
+    thread_event,
+    thread_posts,
+    wait_card,
+    wait_outbox,
+    wait_until,
+)
+from support.servers import STAFF_SLACK_USER
 
 
 def say(assistant, sender: str, text: str) -> list[dict]:
     return assistant.say(text, sender=sender, timeout=60)
 
 
-def outbox(assistant, sender: str) -> list[dict]:
-    req = urllib.request.Request(
-        f"{assistant.rasa_url}/webhooks/rest/outbox",
-        data=json.dumps({"sender": sender}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
-
-
-def wait_outbox(assistant, sender: str, n: int, timeout: float = 30) -> list[dict]:
-    """The REST customer's messages from the team, polled until there are ``n``."""
-    got: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and len(got) < n:
-        got += outbox(assistant, sender)
-        time.sleep(0.3)
-    return got
-
-
-def _blocks(params: dict) -> list:
-    blocks = params.get("blocks") or []
-    return json.loads(blocks) if isinstance(blocks, str) else blocks
-
-
-def wait_card(assistant, ticket: int) -> tuple[int, str, dict]:
-    """(hand-off id, thread ts, params) of the context card of ``ticket``."""
-
-    def card(calls):
-        for c in calls:
-            p = c.params
-            if (
-                c.method == "chat.postMessage"
-                and p.get("channel") == SUPPORT_CHANNEL
-                and not p.get("thread_ts")
-                and f"ticket #{ticket}" in (p.get("text") or "")
-            ):
-                return c
-        return None
-
-    calls = assistant.slack.wait_for(card, timeout=30)
-    params = card(calls).params
-    buttons = [b for b in _blocks(params) if b.get("type") == "actions"][0]["elements"]
-    handoff_id = int(buttons[0]["value"])
-    with session_scope(make_engine(assistant.db_url)) as s:
-        thread_ts = s.get(Handoff, handoff_id).thread_ts
-    return handoff_id, thread_ts, params
-
-
-def thread_posts(assistant, thread_ts: str) -> list[str]:
-    return [
-        p.get("text") or ""
-        for p in assistant.slack.messages(SUPPORT_CHANNEL)
-        if p.get("thread_ts") == thread_ts
-    ]
-
-
-def ephemerals(assistant, user: str) -> list[str]:
-    return [
-        c.params.get("text") or ""
-        for c in list(assistant.slack.calls)
-        if c.method == "chat.postEphemeral" and c.params.get("user") == user
-    ]
-
-
 def hand_off(assistant, sender: str) -> tuple[int, int, str, dict]:
     """The customer asks for a human: (ticket, hand-off id, thread ts, card params)."""
-    texts = " ".join(
-        r.get("text") or "" for r in say(assistant, sender, "I want to talk to a human")
-    )
-    ticket = int(re.search(r"ticket #(\d+)", texts).group(1))
-    return (ticket, *wait_card(assistant, ticket))
+    replies = say(assistant, sender, "I want to talk to a human")
+    ticket = int(re.search(r"ticket #(\d+)", " ".join(r.get("text") or "" for r in replies))[1])
+    return (ticket, *wait_card(assistant.slack, ticket))
 
 
 def db(assistant):
     return session_scope(make_engine(assistant.db_url))
-
-
-def wait_until(predicate, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not met in {timeout} s")
 
 
 # ---- the whole story over REST ---------------------------------------------------------------------
@@ -185,7 +54,7 @@ def test_take_over_reply_answer_resolve_and_the_bot_answers_again(assistant):
     sender = f"handoff-{uuid.uuid4().hex[:8]}"
     ticket, hid, thread_ts, card = hand_off(assistant, sender)
     # The card: ticket, reason, the (guest) customer, the last turns and the three buttons.
-    blocks = _blocks(card)
+    blocks = blocks_of(card)
     text_of_card = json.dumps(blocks)
     assert f"ticket #{ticket}" in card["text"]
     assert "I want to talk to a human" in text_of_card and "Guest" in text_of_card
@@ -197,14 +66,14 @@ def test_take_over_reply_answer_resolve_and_the_bot_answers_again(assistant):
         PAUSED_NOTICE
     ]
     wait_until(
-        lambda: "Customer: hello? my parcel is lost" in thread_posts(assistant, thread_ts),
+        lambda: "Customer: hello? my parcel is lost" in thread_posts(assistant.slack, thread_ts),
         what="the customer's message in the thread",
     )
 
     # Sam takes over, acknowledged well inside Slack's 3 s; the customer hears who joined.
-    status, seconds = press(assistant, "handoff_take", hid, STAFF_SLACK_USER)
+    status, seconds = press(assistant.rasa_url, "handoff_take", hid, STAFF_SLACK_USER)
     assert status == 200 and seconds < 3
-    joined = wait_outbox(assistant, sender, 1)
+    joined = wait_outbox(assistant.rasa_url, sender, 1)
     assert [m["text"] for m in joined] == [JOINED.format(name="Sam")]
 
     # Sam answers in the thread; Slack delivers the event three times (a retry, and the same
@@ -212,22 +81,27 @@ def test_take_over_reply_answer_resolve_and_the_bot_answers_again(assistant):
     reply = thread_event(
         "Hi, I'm Sam &amp; I'll check the parcel for you.", STAFF_SLACK_USER, thread_ts
     )
-    assert send_event(assistant, reply)[0] == 200
-    assert send_event(assistant, reply, retry=1)[0] == 200
-    assert send_event(assistant, reply)[0] == 200
+    assert send_event(assistant.rasa_url, reply)[0] == 200
+    assert send_event(assistant.rasa_url, reply, retry=1)[0] == 200
+    assert send_event(assistant.rasa_url, reply)[0] == 200
     # A note, an edit, a join and the bot's own post are never relayed.
-    send_event(assistant, thread_event("note: looks like a DHL loss", STAFF_SLACK_USER, thread_ts))
+    send_event(
+        assistant.rasa_url, thread_event("note: looks like a DHL loss", STAFF_SLACK_USER, thread_ts)
+    )
     send_event(
         assistant,
         thread_event("edited", STAFF_SLACK_USER, thread_ts, subtype="message_changed"),
     )
     send_event(
-        assistant, thread_event("joined", STAFF_SLACK_USER, thread_ts, subtype="channel_join")
+        assistant.rasa_url,
+        thread_event("joined", STAFF_SLACK_USER, thread_ts, subtype="channel_join"),
     )
-    send_event(assistant, thread_event("Customer: echo", "UBOTUSER", thread_ts, bot_id="B01"))
-    got = wait_outbox(assistant, sender, 1)
+    send_event(
+        assistant.rasa_url, thread_event("Customer: echo", "UBOTUSER", thread_ts, bot_id="B01")
+    )
+    got = wait_outbox(assistant.rasa_url, sender, 1)
     time.sleep(3)
-    got += outbox(assistant, sender)
+    got += outbox(assistant.rasa_url, sender)
     assert [(m["text"], m.get("agent")) for m in got] == [
         ("Hi, I'm Sam & I'll check the parcel for you.", "Sam")
     ]
@@ -235,15 +109,17 @@ def test_take_over_reply_answer_resolve_and_the_bot_answers_again(assistant):
     # The customer answers: the bot says nothing, the thread gets it once.
     assert say(assistant, sender, "thanks, it was order 104233") == []
     wait_until(
-        lambda: "Customer: thanks, it was order 104233" in thread_posts(assistant, thread_ts),
+        lambda: "Customer: thanks, it was order 104233" in thread_posts(assistant.slack, thread_ts),
         what="the customer's answer in the thread",
     )
-    assert thread_posts(assistant, thread_ts).count("Customer: thanks, it was order 104233") == 1
-    assert not [t for t in thread_posts(assistant, thread_ts) if "echo" in t or "DHL" in t]
+    assert (
+        thread_posts(assistant.slack, thread_ts).count("Customer: thanks, it was order 104233") == 1
+    )
+    assert not [t for t in thread_posts(assistant.slack, thread_ts) if "echo" in t or "DHL" in t]
 
     # Resolve: the customer is greeted back, and the bot answers the next question again.
-    assert press(assistant, "handoff_resolve", hid, STAFF_SLACK_USER)[0] == 200
-    assert [m["text"] for m in wait_outbox(assistant, sender, 1)] == [WELCOME_BACK]
+    assert press(assistant.rasa_url, "handoff_resolve", hid, STAFF_SLACK_USER)[0] == 200
+    assert [m["text"] for m in wait_outbox(assistant.rasa_url, sender, 1)] == [WELCOME_BACK]
     answer = " ".join(
         r.get("text") or "" for r in say(assistant, sender, "which payment methods do you accept?")
     )
@@ -282,51 +158,6 @@ def test_take_over_reply_answer_resolve_and_the_bot_answers_again(assistant):
         assert notes == ["note: looks like a DHL loss"]
 
 
-def test_unsigned_or_outsider_take_over_is_refused(assistant):
-    sender = f"handoff-{uuid.uuid4().hex[:8]}"
-    _, hid, thread_ts, _ = hand_off(assistant, sender)
-    body_headers = {
-        "X-Slack-Request-Timestamp": str(int(time.time())),
-        "X-Slack-Signature": "v0=00",
-    }
-    assert press(assistant, "handoff_take", hid, STAFF_SLACK_USER, headers={})[0] == 401
-    assert press(assistant, "handoff_take", hid, STAFF_SLACK_USER, headers=body_headers)[0] == 401
-    assert press(assistant, "handoff_take", hid, OUTSIDER)[0] == 200
-    wait_until(lambda: NOT_STAFF in ephemerals(assistant, OUTSIDER), what="the refusal")
-    # An outsider's reply in the thread does not reach the customer either.
-    send_event(assistant, thread_event("I'm the boss, trust me", OUTSIDER, thread_ts))
-    time.sleep(3)
-    assert outbox(assistant, sender) == []
-    with db(assistant) as s:
-        handoff = s.get(Handoff, hid)
-        assert (handoff.state, handoff.assignee) == ("waiting", None)
-
-
-def test_two_staff_pressing_take_over_at_once_give_one_owner(assistant):
-    sender = f"handoff-{uuid.uuid4().hex[:8]}"
-    _, hid, thread_ts, _ = hand_off(assistant, sender)
-    users = [STAFF_SLACK_USER, STAFF_SLACK_USER_2] * 2
-    results = race(4, lambda i: press(assistant, "handoff_take", hid, users[i])[0])
-    assert results == [200] * 4
-    owner = wait_until(lambda: _assignee(assistant, hid), what="an owner")
-    joined = wait_outbox(assistant, sender, 1)
-    time.sleep(3)
-    joined += outbox(assistant, sender)
-    name = {STAFF_SLACK_USER: "Sam", STAFF_SLACK_USER_2: "Kim"}[owner]
-    assert [m["text"] for m in joined] == [JOINED.format(name=name)]
-    other = STAFF_SLACK_USER_2 if owner == STAFF_SLACK_USER else STAFF_SLACK_USER
-    wait_until(
-        lambda: any(name in t for t in ephemerals(assistant, other)), what="a hint to the other"
-    )
-    took = [t for t in thread_posts(assistant, thread_ts) if "took this conversation over" in t]
-    assert took == [f"<@{owner}> took this conversation over."]
-
-
-def _assignee(assistant, hid):
-    with db(assistant) as s:
-        return s.get(Handoff, hid).assignee
-
-
 # ---- the web widget: a reply while the customer is away arrives on reconnect --------------------------
 
 
@@ -353,21 +184,25 @@ def test_widget_gets_replies_live_and_those_sent_while_away_on_reconnect(assista
         )
         reply = await _next(heard)
         ticket = int(re.search(r"ticket #(\d+)", reply["text"]).group(1))
-        hid, thread_ts, _ = await asyncio.to_thread(wait_card, assistant, ticket)
+        hid, thread_ts, _ = await asyncio.to_thread(wait_card, assistant.slack, ticket)
         # Taken over while connected: the widget hears who joined, and the reply, live.
-        assert (await asyncio.to_thread(press, assistant, "handoff_take", hid, STAFF_SLACK_USER))[
-            0
-        ] == 200
+        assert (
+            await asyncio.to_thread(
+                press, assistant.rasa_url, "handoff_take", hid, STAFF_SLACK_USER
+            )
+        )[0] == 200
         assert (await _next(heard))["text"] == JOINED.format(name="Sam")
         await asyncio.to_thread(
-            send_event, assistant, thread_event("First answer", STAFF_SLACK_USER, thread_ts)
+            send_event,
+            assistant.rasa_url,
+            thread_event("First answer", STAFF_SLACK_USER, thread_ts),
         )
         assert await _next(heard) == {"text": "First answer", "agent": "Sam"}
         # The customer's answer goes to the thread, and the bot says nothing.
         await client.emit("user_uttered", {"session_id": session_id, "message": "ok, thank you"})
         await asyncio.to_thread(
             wait_until,
-            lambda: "Customer: ok, thank you" in thread_posts(assistant, thread_ts),
+            lambda: "Customer: ok, thank you" in thread_posts(assistant.slack, thread_ts),
             30,
             "the widget's answer in the thread",
         )
@@ -376,7 +211,7 @@ def test_widget_gets_replies_live_and_those_sent_while_away_on_reconnect(assista
         await asyncio.sleep(1)
         await asyncio.to_thread(
             send_event,
-            assistant,
+            assistant.rasa_url,
             thread_event("Your refund is on its way", STAFF_SLACK_USER, thread_ts),
         )
         await asyncio.sleep(3)

@@ -234,6 +234,13 @@
     $("chat-log").querySelectorAll(".quick-reply").forEach(function (b) { b.disabled = true; });
   }
 
+  function withColleague() {
+    for (var i = history.length - 1; i >= 0; i--) {
+      if (history[i].role === "bot") return !!history[i].agent;
+    }
+    return false;
+  }
+
   function addEntry(entry) {
     if (entry.role === "user") retireQuickReplies();
     history.push(entry);
@@ -283,7 +290,8 @@
     // Not connected: the error banner (or "Connecting…") already says so; keep the text.
     if (!waitingForSession && (!connected || !sessionId)) return false;
     addEntry({ role: "user", text: shownAs || text });
-    setTyping(true);
+    // A colleague answers in their own time: no typing dots, no "no answer yet" note.
+    if (!withColleague()) setTyping(true);
     if (waitingForSession) {
       // A new conversation is starting (sign-in, sign-out, "End chat"): sent once it has begun.
       pending.push(text);
