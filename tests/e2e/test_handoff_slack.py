@@ -89,7 +89,7 @@ def test_take_over_reply_answer_resolve_and_the_bot_answers_again(assistant):
         assistant.rasa_url, thread_event("note: looks like a DHL loss", STAFF_SLACK_USER, thread_ts)
     )
     send_event(
-        assistant,
+        assistant.rasa_url,
         thread_event("edited", STAFF_SLACK_USER, thread_ts, subtype="message_changed"),
     )
     send_event(
