@@ -177,8 +177,11 @@ class ShopSocketIOInput(SocketIOInput):
             self.bound[sid] = session_id
             await sio.enter_room(sid, conversation_id(CHANNEL, session_id), namespace=namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
-            # What the team wrote while the customer was away.
-            await delivery.flush(conversation_id(CHANNEL, session_id))
+            # What the team wrote while the customer was away (never in the way of the session).
+            try:
+                await delivery.flush(conversation_id(CHANNEL, session_id))
+            except Exception:
+                log.exception("could not deliver what waits for %s", session_id)
 
         @sio.on("end_session", namespace=namespace)
         async def end_session(sid: str, *_: Any) -> None:

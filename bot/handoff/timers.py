@@ -19,6 +19,8 @@ from shop.store import session_scope
 log = logging.getLogger(__name__)
 
 CARD_POLL_SECONDS = 1.0
+# After a failed round (the shop database or Slack down): wait longer, log less.
+FAILED_ROUND_PAUSE_SECONDS = 15.0
 REMINDER_POLL_SECONDS = 20.0
 REMINDER = (
     "{group} ticket #{ticket} has waited over {minutes} minutes for a colleague: press *Take over* "
@@ -127,5 +129,6 @@ async def run_forever() -> None:
             raise
         except Exception:
             log.exception("hand-off timers failed; trying again")
+            await asyncio.sleep(FAILED_ROUND_PAUSE_SECONDS)
         rounds += 1
         await asyncio.sleep(CARD_POLL_SECONDS)
