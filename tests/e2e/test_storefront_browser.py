@@ -387,6 +387,7 @@ def test_a_colleague_takes_the_chat_over_from_slack_and_hands_it_back(page, assi
     shot(page, "handoff-with-colleague")
     # The customer leaves; Sam answers meanwhile; the reply is there when they come back.
     page.goto("about:blank")
+    page.wait_for_timeout(1000)  # the server has seen the socket close
     send_event(url, thread_event("A new parcel leaves today.", STAFF_SLACK_USER, thread_ts))
     wait_until(lambda: _outbox_empty(assistant, hid) is False, what="the reply waiting")
     page.goto(f"{url}/storefront/")
