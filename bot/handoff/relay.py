@@ -188,7 +188,8 @@ async def take_over(
 
 async def resolve(handoff: handoffs.HandoffView, user: str, channel: str) -> bool:
     """Closes the hand-off and hands the conversation back to the bot."""
-    from rasa.shared.core.events import ConversationResumed
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.core.events import ActionExecuted, ConversationResumed
 
     if user not in allowed_slack_users():
         await client().tell(channel, user, NOT_STAFF, handoff.thread_ts)
@@ -197,7 +198,11 @@ async def resolve(handoff: handoffs.HandoffView, user: str, channel: str) -> boo
     if not await _in_db(handoffs.resolve, handoff.id, name, "resolved"):
         await client().tell(channel, user, CLOSED, handoff.thread_ts)
         return False
-    await append_events(handoff.conversation_id, [ConversationResumed()])
+    # Back to where the bot waits for the customer: without ``action_listen`` after the pause,
+    # the dialogue policies would read the next message as following the hand-off action.
+    await append_events(
+        handoff.conversation_id, [ConversationResumed(), ActionExecuted(ACTION_LISTEN_NAME)]
+    )
     await to_customer(handoff, "resolved", WELCOME_BACK, None)
     await _thread_note(handoff, f"Resolved by <@{user}>: the bot answers this customer again.")
     return True

@@ -125,7 +125,9 @@ def test_take_over_reply_answer_resolve_and_the_bot_answers_again(assistant):
     )
     assert answer and PAUSED_NOTICE not in answer
     tracker = assistant.tracker(sender)
-    assert tracker["paused"] is False
+    assert tracker["paused"] is False, [
+        (e["event"], e.get("text") or e.get("name")) for e in tracker["events"]
+    ][-20:]
     kinds = [e["event"] for e in tracker["events"]]
     assert "resume" in kinds
     sam_said = [
