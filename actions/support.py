@@ -18,16 +18,16 @@ from actions.common import (
     transcript,
     verified_customer,
 )
-from shop import tickets
+from shop import handoffs, support_hours, tickets
 from shop.errors import OrderAccessDenied
 from shop.orders import RETURN_WINDOW_DAYS, OrderSummary, get_order
 from shop.store import session_scope
-from shop.text import parse_order_number
+from shop.store.models import utcnow
+from shop.text import normalise_email, parse_order_number
 
 HANDOFF_MESSAGE = (
     "I've passed our conversation to a colleague (ticket #{ticket}). Someone from our team will "
-    "reply right here — usually within a few minutes during opening hours (Monday to Friday "
-    "8 am–8 pm, Saturday 9 am–5 pm), otherwise the next working day. I'll stay quiet until then."
+    "reply right here, usually within a few minutes. I'll stay quiet until then."
 )
 GIVE_UP_MESSAGE = "Sorry, I still couldn't understand. "
 REPHRASE = "Sorry, I didn't quite understand. Could you say that another way?"
@@ -56,23 +56,52 @@ def _order_number_mentioned(tracker: Tracker) -> str | None:
 def open_ticket(tracker: Tracker, kind: str, subject: str, order_number: str | None) -> int:
     """The id of a new support ticket holding the conversation so far."""
     with session_scope() as session:
-        return tickets.open_ticket(
-            session,
-            kind=kind,
-            conversation_id=tracker.sender_id,
-            channel=tracker.get_latest_input_channel(),
-            customer_id=verified_customer(tracker),
-            order_number=order_number,
-            subject=subject,
-            transcript=transcript(tracker),
-        )
+        return _new_ticket(session, tracker, kind, subject, order_number)
+
+
+def _new_ticket(session, tracker: Tracker, kind: str, subject: str, number: str | None) -> int:
+    return tickets.open_ticket(
+        session,
+        kind=kind,
+        conversation_id=tracker.sender_id,
+        channel=tracker.get_latest_input_channel(),
+        customer_id=verified_customer(tracker),
+        order_number=number,
+        subject=subject,
+        transcript=transcript(tracker),
+    )
+
+
+def _guest_details(tracker: Tracker) -> tuple[str | None, int | None]:
+    """The e-mail and order number a guest gave (the card checks whether they match)."""
+    if verified_customer(tracker) is not None:
+        return None, None
+    email = normalise_email(first_value(tracker.get_slot("email")))
+    number = parse_order_number(first_value(tracker.get_slot("order_number")))
+    return email, number
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, prefix: str = "") -> list:
-    """Opens a hand-off ticket, tells the customer what happens next and pauses the bot."""
-    subject = f"Hand-off: {latest_text(tracker)[:200]}"
-    ticket = open_ticket(tracker, "handoff", subject, _order_number_mentioned(tracker))
-    dispatcher.utter_message(text=prefix + HANDOFF_MESSAGE.format(ticket=ticket))
+    """Opens a hand-off ticket and its hand-off (the support channel's card is posted by the
+    Rasa server), tells the customer what happens next and pauses the bot."""
+    reason = latest_text(tracker)[:200]
+    email, number = _guest_details(tracker)
+    with session_scope() as session:
+        ticket = _new_ticket(
+            session, tracker, "handoff", f"Hand-off: {reason}", _order_number_mentioned(tracker)
+        )
+        handoffs.open_handoff(
+            session,
+            ticket_id=ticket,
+            conversation_id=tracker.sender_id,
+            channel=tracker.get_latest_input_channel(),
+            reason=reason or "asked for a colleague",
+            guest_email=email,
+            guest_order=number,
+        )
+    text = prefix + HANDOFF_MESSAGE.format(ticket=ticket)
+    away = support_hours.out_of_hours_note(utcnow())
+    dispatcher.utter_message(text=f"{text} {away}" if away else text)
     return [ConversationPaused()]
 
 

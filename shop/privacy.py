@@ -8,9 +8,10 @@ conversations they came from.
 Erasure keeps what the shop must keep for its books and anonymises the rest: the customer's
 name, e-mail, country and imported id are removed, their orders' e-mail (a guest's proof of an
 order) too; their ratings, browsing events and segment memberships are deleted; the transcripts
-and subjects of their tickets, and the conversations they name, are removed; so are the offers
-shown to them and their unused codes (``shop.promotions.privacy``). Orders, order lines, returns
-and redemptions stay, attached to the anonymous customer.
+and subjects of their tickets, and the conversations they name, are removed, and so are the
+messages relayed between them and the team in their hand-offs (with the reason and the e-mail a
+guest gave), the offers shown to them and their unused codes (``shop.promotions.privacy``).
+Orders, order lines, returns and redemptions stay, attached to the anonymous customer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from shop.store.models import (
     Customer,
     CustomerSegment,
     Event,
+    Handoff,
+    HandoffMessage,
     Order,
     OrderItem,
     Rating,
@@ -52,8 +55,33 @@ def purge(session: Session, *, days: int, now: dt.datetime | None = None) -> dic
     )
     return {
         "ticket_transcripts": int(result.rowcount or 0),
+        "handoff_messages": _forget_handoffs(session, Handoff.opened_at < cutoff),
         "lookup_failures": purge_failures(session, now),
     }
+
+
+def _forget_handoffs(session: Session, which: Any) -> int:
+    """Deletes the relayed messages of the hand-offs ``which`` selects and clears what the
+    customer said or gave in them (reason, e-mail); how many messages were deleted."""
+    ids = select(Handoff.id).where(which).scalar_subquery()
+    deleted = session.execute(
+        delete(HandoffMessage)
+        .where(HandoffMessage.handoff_id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Handoff)
+        .where(which, Handoff.reason.is_not(None))
+        .values(reason=None, guest_email=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(deleted.rowcount or 0)
+
+
+def _customer_handoffs(customer_id: int) -> Any:
+    return Handoff.ticket_id.in_(
+        select(SupportTicket.id).where(SupportTicket.customer_id == customer_id).scalar_subquery()
+    )
 
 
 def ticket_conversations(session: Session, customer_id: int) -> set[str]:
@@ -91,6 +119,12 @@ def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
     events = session.execute(select(Event).where(Event.customer_id == customer_id)).scalars()
     segments = session.execute(
         select(CustomerSegment).where(CustomerSegment.customer_id == customer_id)
+    ).scalars()
+    relayed = session.execute(
+        select(HandoffMessage)
+        .join(Handoff, HandoffMessage.handoff_id == Handoff.id)
+        .where(_customer_handoffs(customer_id))
+        .order_by(HandoffMessage.id)
     ).scalars()
     return {
         "customer": {
@@ -138,6 +172,16 @@ def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
             }
             for t in tickets
         ],
+        "handoff_messages": [
+            {
+                "conversation_id": m.conversation_id,
+                "direction": m.direction,
+                "author": m.author,
+                "text": m.text,
+                "created_at": iso(m.created_at),
+            }
+            for m in relayed
+        ],
         "ratings": [{"product_id": r.product_id, "rating": r.rating} for r in ratings],
         "events": [
             {"product_id": e.product_id, "kind": e.kind, "occurred_at": iso(e.occurred_at)}
@@ -176,6 +220,7 @@ def erase_customer(session: Session, customer_id: int) -> dict[str, int]:
             .execution_options(synchronize_session=False)
         ),
     )
+    changed["handoff_messages"] = _forget_handoffs(session, _customer_handoffs(customer_id))
     count(
         "ticket_transcripts",
         session.execute(

@@ -160,6 +160,32 @@ SLACK_API_BASE_URL = _setting(
     "SLACK_API_BASE_URL", None, "Slack's Web API address (tests point it at a stand-in)"
 )
 
+# ---- hand-offs to the team (Slack) -------------------------------------------------------------
+SLACK_SUPPORT_CHANNEL = _setting(
+    "SHOPBOT_SLACK_SUPPORT_CHANNEL",
+    None,
+    "Slack channel id (C…) where hand-offs are posted as context cards and answered in threads "
+    "(unset: hand-offs only create tickets)",
+)
+SLACK_SUPPORT_GROUP = _setting(
+    "SHOPBOT_SLACK_SUPPORT_GROUP",
+    None,
+    "Slack user group id (S…) the SLA reminder mentions (default: @here)",
+)
+HANDOFF_SLA_MINUTES = _setting(
+    "SHOPBOT_HANDOFF_SLA_MINUTES",
+    "10",
+    "minutes a hand-off may wait for a colleague before a reminder is posted in its thread",
+)
+SUPPORT_HOURS = _setting(
+    "SHOPBOT_SUPPORT_HOURS",
+    "mon-fri 08:00-20:00, sat 09:00-17:00",
+    "when the team answers hand-offs (out of hours the customer is told when to expect an answer)",
+)
+SUPPORT_TIMEZONE = _setting(
+    "SHOPBOT_SUPPORT_TIMEZONE", "UTC", "time zone of SHOPBOT_SUPPORT_HOURS (e.g. Europe/Berlin)"
+)
+
 # ---- the servers -------------------------------------------------------------------------------
 RASA_HOST = _setting("SHOPBOT_RASA_HOST", "127.0.0.1", "address the Rasa server listens on")
 RASA_PORT = _setting("SHOPBOT_RASA_PORT", "5005", "port of the Rasa server")

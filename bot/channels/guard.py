@@ -53,6 +53,19 @@ async def _is_paused(sender_id: str) -> bool:
         return False
 
 
+async def _relayed_to_colleague(message: UserMessage) -> bool:
+    """Relays a paused conversation's message to its hand-off thread; True when a colleague owns
+    the conversation (then the bot stays silent)."""
+    from bot.handoff.relay import customer_message
+
+    try:
+        state = await customer_message(message.sender_id, message.message_id, message.text or "")
+    except Exception:
+        log.exception("could not relay the message of %s to its hand-off", message.sender_id)
+        return False
+    return state == "agent"
+
+
 async def _forget_turn(message: UserMessage) -> None:
     """Deletes the turn of ``message`` from its conversation, if the store can (and no newer
     message came in meanwhile)."""
@@ -125,6 +138,8 @@ async def handle_or_apologise(
     paused = not failed and await _is_paused(message.sender_id)
     if not failed and not paused:
         await _forget_turn(message)
+    if paused and await _relayed_to_colleague(message):
+        return  # a colleague answers in their own time; the bot says nothing
     try:
         await original(message.sender_id, {"text": PAUSED_NOTICE if paused else APOLOGY})
     except Exception:

@@ -11,6 +11,7 @@ has its own conversation ids, so no REST sender can reach a Slack, console or we
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -26,6 +27,7 @@ from sanic.response import HTTPResponse
 
 from bot import identity
 from bot.channels.guard import handle_or_apologise
+from bot.handoff import delivery
 
 log = logging.getLogger(__name__)
 
@@ -105,17 +107,8 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
     return {k: v for k, v in metadata.items() if k not in TRUSTED_METADATA_KEYS}
 
 
-def parse_message(raw: bytes) -> tuple[str, str, dict[str, Any]]:
-    """(sender, message, metadata) from a REST request body, or RequestError."""
-    if len(raw or b"") > MAX_BODY_BYTES:
-        raise RequestError(f"the body is larger than {MAX_BODY_BYTES // 1024} KB", status=413)
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
-        raise RequestError("the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise RequestError('the body must be an object like {"sender": "…", "message": "…"}')
-    sender = body.get("sender")
+def check_sender(sender: Any) -> str:
+    """``sender`` if it is a usable REST sender id, else RequestError."""
     if (
         not isinstance(sender, str)
         or not sender.strip()
@@ -126,6 +119,20 @@ def parse_message(raw: bytes) -> tuple[str, str, dict[str, Any]]:
             f"'sender' must be a non-empty string of at most {MAX_SENDER_LENGTH} characters "
             "without control characters"
         )
+    return sender
+
+
+def parse_message(raw: bytes) -> tuple[str, str, dict[str, Any]]:
+    """(sender, message, metadata) from a REST request body, or RequestError."""
+    if len(raw or b"") > MAX_BODY_BYTES:
+        raise RequestError(f"the body is larger than {MAX_BODY_BYTES // 1024} KB", status=413)
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
+        raise RequestError("the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise RequestError('the body must be an object like {"sender": "…", "message": "…"}')
+    sender = check_sender(body.get("sender"))
     return sender, check_message_text(body.get("message")), check_metadata(body.get("metadata"))
 
 
@@ -166,4 +173,34 @@ class ShopRestInput(RestInput):
                 log.error("REST message from %s timed out", sender)
             return response.json(replies_to(sender, collector))
 
+        @bp.route("/outbox", methods=["POST"])
+        async def outbox(request: Request) -> HTTPResponse:
+            """What the team wrote since the client last asked (``{"sender": …}``): a REST
+            client polls this while its conversation is handed off (the webhook answers a
+            message, it cannot push; and asking the shop database on every message would make
+            every answer wait for it)."""
+            try:
+                body = json.loads(request.body or b"")
+                sender = body.get("sender") if isinstance(body, dict) else None
+                check_sender(sender)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                return response.json({"error": "the body must be JSON"}, status=400)
+            except RequestError as err:
+                return response.json({"error": str(err)}, status=err.status)
+            return response.json(await _from_colleagues(sender))
+
         return bp
+
+
+async def _from_colleagues(sender: str) -> list[dict[str, Any]]:
+    """The REST sender's waiting messages from the team (each handed out once); none when the
+    shop database cannot be reached (they wait for the next poll)."""
+    try:
+        waiting = await asyncio.to_thread(delivery.drain, conversation_id("rest", sender))
+    except Exception:
+        log.exception("could not read the outbox of %s", sender)
+        return []
+    return [
+        {"recipient_id": sender, "text": m.text, **({"agent": m.author} if m.author else {})}
+        for m in waiting
+    ]

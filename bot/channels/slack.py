@@ -42,12 +42,13 @@ from analytics.reports.slack import escape
 from bot.channels.guard import handle_or_apologise
 from bot.channels.rest import MAX_MESSAGE_LENGTH, RequestError, clean_text
 from bot.channels.rest import conversation_id as prefixed
+from bot.handoff import relay, timers
+from bot.handoff.slack_client import DEFAULT_API_BASE_URL, support_channel
 from bot.identity import SLACK_CHANNEL
 from shop import settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_BASE_URL = "https://slack.com/api/"
 SEEN_EVENTS_KEPT = 5000
 # Slack's ids (users U…/W…, channels C…/D…/G…) and message timestamps ("1712345678.000100").
 SLACK_ID = re.compile(r"[A-Za-z0-9]{1,40}")
@@ -161,6 +162,66 @@ def parse_event(body: dict[str, Any]) -> SlackMessage | None:
         direct=channel_type == "im",
         mention=kind == "app_mention",
     )
+
+
+def is_support_event(body: Any, support: str | None) -> bool:
+    """True for an Events API envelope of a message in the hand-off support channel."""
+    event = body.get("event") if isinstance(body, dict) else None
+    return bool(support) and isinstance(event, dict) and event.get("channel") == support
+
+
+def parse_thread_reply(body: dict[str, Any]) -> relay.ThreadMessage | None:
+    """A person's reply in a thread of the support channel; None for everything else there (the
+    bot's own posts, edits, joins and other subtypes, top-level messages, mentions: a mention
+    arrives as a message event too); RequestError when malformed."""
+    event = body["event"]
+    if event.get("type") != "message" or event.get("bot_id"):
+        return None
+    if event.get("subtype") not in (None, "thread_broadcast"):
+        return None  # message_changed, message_deleted, channel_join, bot_message, …
+    user = _slack_id(event.get("user"), "event.user")
+    channel = _slack_id(event.get("channel"), "event.channel")
+    ts = _slack_ts(event.get("ts"), "event.ts")
+    thread_ts = _slack_ts(event.get("thread_ts"), "event.thread_ts")
+    text = event.get("text")
+    if text is not None and not isinstance(text, str):
+        raise RequestError("'event.text' must be a string")
+    if not (user and channel and ts and thread_ts and text) or thread_ts == ts:
+        return None
+    if user in _bot_user_ids(body):
+        return None
+    return relay.ThreadMessage(
+        user=user,
+        channel=channel,
+        thread_ts=thread_ts,
+        ts=ts,
+        text=clean_text(text)[:MAX_MESSAGE_LENGTH],
+    )
+
+
+def parse_handoff_button(raw: bytes) -> tuple[str, str, str, str] | None:
+    """(action id, value, user, channel) of a press on a hand-off card's button, else None."""
+    try:
+        form = urllib.parse.parse_qs(raw.decode("utf-8"), strict_parsing=True)
+        payload = json.loads(form["payload"][0])
+    except (ValueError, UnicodeDecodeError, RecursionError, KeyError, IndexError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    actions = payload.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        return None
+    action_id, value = actions[0].get("action_id"), actions[0].get("value")
+    if action_id not in relay.BUTTONS or not isinstance(value, str):
+        return None
+    user, channel = payload.get("user"), payload.get("channel")
+    if not isinstance(user, dict) or not isinstance(channel, dict):
+        raise RequestError("'user' and 'channel' must be objects")
+    user_id = _slack_id(user.get("id"), "user.id")
+    channel_id = _slack_id(channel.get("id"), "channel.id")
+    if user_id is None or channel_id is None:
+        raise RequestError("'user.id' and 'channel.id' are required")
+    return action_id, value[:20], user_id, channel_id
 
 
 def _interactive_value(action: dict[str, Any]) -> Any:
@@ -364,6 +425,16 @@ class StaffSlackInput(SlackInput):
             # server or database down), instead of silence in the thread.
             await handle_or_apologise(on_new_message, message)
 
+        @slack_webhook.listener("after_server_start")
+        async def start_handoff_timers(app, _loop) -> None:
+            self._handoff_timers = asyncio.create_task(timers.run_forever())
+
+        @slack_webhook.listener("before_server_stop")
+        async def stop_handoff_timers(app, _loop) -> None:
+            task = getattr(self, "_handoff_timers", None)
+            if task is not None:
+                task.cancel()
+
         @slack_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
@@ -374,10 +445,12 @@ class StaffSlackInput(SlackInput):
                 return response.json(
                     {"error": "invalid or stale Slack signature"}, status=HTTPStatus.UNAUTHORIZED
                 )
-            if request.headers.get(self.retry_num_header):
-                # The first delivery was acknowledged and is being answered: never answer twice.
-                return response.text("", headers={"X-Slack-No-Retry": "1"})
             content_type = request.headers.get("content-type", "")
+            if request.headers.get(self.retry_num_header) and not self._support_json(request):
+                # The first delivery was acknowledged and is being answered: never answer twice.
+                # (A hand-off thread's reply is relayed by ts, once, so its retries go through:
+                # a first delivery that failed on our side is not lost.)
+                return response.text("", headers={"X-Slack-No-Retry": "1"})
             if content_type.startswith("application/json"):
                 return await self._handle_event(request, guarded)
             if content_type.startswith("application/x-www-form-urlencoded"):
@@ -398,6 +471,14 @@ class StaffSlackInput(SlackInput):
             if not isinstance(challenge, str) or not 0 < len(challenge) <= MAX_CHALLENGE_LENGTH:
                 return _bad_request("malformed url_verification: 'challenge' must be a string")
             return response.json({"challenge": challenge})
+        if is_support_event(body, support_channel()):
+            try:
+                reply = parse_thread_reply(body)
+            except RequestError as err:
+                return _bad_request(str(err))
+            if reply is not None:
+                self._in_background(relay.staff_message(reply))
+            return response.text("")
         try:
             message = parse_event(body)
         except RequestError as err:
@@ -410,7 +491,28 @@ class StaffSlackInput(SlackInput):
             return response.text("")
         return await self._answer(request, on_new_message, message, from_event=True)
 
+    def _support_json(self, request: Request) -> bool:
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return False
+        try:
+            return is_support_event(json.loads(request.body), support_channel())
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return False
+
+    def _in_background(self, work: Awaitable[Any]) -> None:
+        """Runs ``work`` after the request is acknowledged (Slack waits only 3 s)."""
+        task = asyncio.ensure_future(work)
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
+
     async def _handle_interaction(self, request: Request, on_new_message) -> HTTPResponse:
+        try:
+            pressed = parse_handoff_button(request.body)
+        except RequestError as err:
+            return _bad_request(f"malformed interaction payload: {err}")
+        if pressed is not None:
+            self._in_background(relay.button(*pressed))
+            return response.text("")
         try:
             message = parse_interaction(request.body)
         except RequestError as err:

@@ -25,6 +25,10 @@ And what keeps one visitor out of another's conversation:
   the e-mail and order a guest gave, is gone) and confirms a new session. The widget sends it at
   sign-in, sign-out and "End chat", so the next person on a shared browser starts afresh.
 - The client's address (for counting guests' failed order look-ups) is what the connection saw.
+
+Replies of a colleague who took the conversation over (``bot.handoff``) are pushed to the
+session's room while one of its connections is open, and wait in the outbox otherwise: a widget
+that resumes its session (``session_request``) receives them then.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from bot.channels.rest import (
     check_metadata,
     conversation_id,
 )
+from bot.handoff import delivery
 from shop import settings
 
 log = logging.getLogger(__name__)
@@ -132,6 +137,19 @@ class ShopSocketIOInput(SocketIOInput):
         self.clients: dict[str, str | None] = {}
         namespace = self.namespace
 
+        def connected(conversation: str) -> bool:
+            return any(conversation_id(CHANNEL, s) == conversation for s in self.bound.values())
+
+        async def push(conversation: str, text: str, author: str | None) -> None:
+            await sio.emit(
+                self.bot_message_evt,
+                {"text": text, "agent": author} if author else {"text": text},
+                room=conversation,
+                namespace=namespace,
+            )
+
+        delivery.register(CHANNEL, delivery.Pusher(present=connected, send=push))
+
         # These replace Rasa's handlers of the same events (python-socketio keeps one per event).
         # Clients may emit an event with no data or several values: hence ``*args``.
         @sio.on("connect", namespace=namespace)
@@ -159,6 +177,11 @@ class ShopSocketIOInput(SocketIOInput):
             self.bound[sid] = session_id
             await sio.enter_room(sid, conversation_id(CHANNEL, session_id), namespace=namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+            # What the team wrote while the customer was away (never in the way of the session).
+            try:
+                await delivery.flush(conversation_id(CHANNEL, session_id))
+            except Exception:
+                log.exception("could not deliver what waits for %s", session_id)
 
         @sio.on("end_session", namespace=namespace)
         async def end_session(sid: str, *_: Any) -> None:

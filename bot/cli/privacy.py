@@ -67,6 +67,7 @@ def _purge(args) -> int:
         {"days": days, **changed},
         f"kept the last {days} days: deleted {changed['conversation_events']:,} conversation "
         f"event(s), removed {changed['ticket_transcripts']:,} ticket transcript(s), "
+        f"{changed['handoff_messages']:,} hand-off message(s), "
         f"{changed['lookup_failures']:,} old failed look-up(s); removed "
         f"{changed['session_tokens']:,} session token(s) still stored",
     )

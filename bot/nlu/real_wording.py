@@ -40,6 +40,8 @@ STAFF_INTENTS = frozenset(
         "sales_report",
         "experiment_report",
         "pause_promotion",
+        "handoff_list",
+        "handoff_stats",
     }
 )
 # Two messages are "nearly the same" when their word sets overlap this much (Jaccard).

@@ -303,6 +303,14 @@ def run(log_dir: Path | None = None, *, demo_login: bool = False, only: str | No
         else "off (set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)"
     )
     print(f"Slack channel: {slack}")
+    if slack == "on":
+        support = settings.SLACK_SUPPORT_CHANNEL.get(env)
+        print(
+            f"Hand-offs: answered in Slack channel {support}"
+            if support
+            else f"Hand-offs: tickets only (set {settings.SLACK_SUPPORT_CHANNEL.name} to answer "
+            "them in Slack)"
+        )
     rasa_extra: dict[str, str] = {}
     try:
         endpoints = write_endpoints(

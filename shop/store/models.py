@@ -62,6 +62,10 @@ SHIPMENT_STATUSES = ("label_created", "in_transit", "out_for_delivery", "deliver
 RETURN_STATUSES = ("requested", "approved", "received", "refunded", "rejected")
 EVENT_KINDS = ("view", "cart", "purchase")
 TICKET_KINDS = ("handoff", "complaint")
+HANDOFF_STATES = ("bot", "waiting", "agent", "resolved")
+# to_customer: a staff reply or a notice for the customer (the outbox until delivered);
+# to_thread: a customer's message posted to the Slack thread; note: staff-only, never relayed.
+HANDOFF_DIRECTIONS = ("to_customer", "to_thread", "note")
 
 
 def utcnow() -> dt.datetime:
@@ -241,6 +245,67 @@ class SupportTicket(Base):
     transcript = Column(Text)
     status = Column(String(16), nullable=False, default="open")
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Handoff(Base):
+    """A conversation handed to the team: its Slack thread, who owns it, and its timings.
+
+    ``state``: waiting (no one took it yet), agent (``assignee`` answers), resolved (the bot
+    answers again); bot is the state of a conversation that was never handed off."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        CheckConstraint("state IN ('bot','waiting','agent','resolved')", name="state"),
+        UniqueConstraint("slack_channel", "thread_ts", name="uq_handoffs_thread"),
+        Index("ix_handoffs_conversation_state", "conversation_id", "state"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("support_tickets.id"), nullable=False, unique=True)
+    conversation_id = Column(String(200), nullable=False)
+    # The customer's channel ("rest", "socketio"): how staff replies reach them.
+    channel = Column(String(40))
+    reason = Column(String(300))
+    # What a guest proved (e-mail and order number), for the context card; null when signed in.
+    guest_email = Column(String(254))
+    guest_order = Column(Integer)
+    slack_channel = Column(String(40))
+    thread_ts = Column(String(32))
+    state = Column(String(16), nullable=False, default="waiting")
+    assignee = Column(String(40))
+    assignee_name = Column(String(100))
+    opened_at = Column(DateTime, nullable=False, default=utcnow)
+    first_response_at = Column(DateTime)
+    resolved_at = Column(DateTime)
+    reminded_at = Column(DateTime)
+    outcome = Column(String(40))
+
+
+class HandoffMessage(Base):
+    """One message relayed between a customer and a Slack thread, keyed so that each is
+    delivered exactly once: ``key`` is Slack's ``ts`` for thread messages, the customer
+    message's id for customer messages. Undelivered ``to_customer`` rows are the outbox."""
+
+    __tablename__ = "handoff_messages"
+    __table_args__ = (
+        UniqueConstraint("handoff_id", "direction", "key", name="uq_handoff_messages_key"),
+        CheckConstraint("direction IN ('to_customer','to_thread','note')", name="direction"),
+        Index("ix_handoff_messages_outbox", "conversation_id", "delivered_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(
+        Integer, ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    conversation_id = Column(String(200), nullable=False)
+    direction = Column(String(16), nullable=False)
+    key = Column(String(120), nullable=False)
+    author = Column(String(100))
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    # to_thread: the ts Slack gave the posted copy; to_customer: when it reached the customer.
+    slack_ts = Column(String(32))
+    delivered_at = Column(DateTime)
 
 
 class LookupFailure(Base):

@@ -348,3 +348,74 @@ def test_error_state_when_rasa_stops(page, assistant):
     # socket.io reconnects by itself and the page recovers.
     expect(page.locator("#chat")).to_have_attribute("data-connection", "online", timeout=30_000)
     expect(page.locator("#chat-error")).to_be_hidden()
+
+
+def test_a_colleague_takes_the_chat_over_from_slack_and_hands_it_back(page, assistant):
+    from bot.handoff.relay import JOINED, WELCOME_BACK
+    from support.handoff_support import (
+        press,
+        send_event,
+        thread_event,
+        thread_posts,
+        wait_card,
+        wait_until,
+    )
+    from support.servers import STAFF_SLACK_USER
+
+    url, slack = assistant.rasa_url, assistant.slack
+    open_chat(page)
+    reply = " ".join(say(page, "I want to talk to a human"))
+    ticket = int(re.search(r"ticket #(\d+)", reply).group(1))
+    hid, thread_ts, _ = wait_card(slack, ticket)
+    # Sam takes over and answers in the Slack thread: both appear in the widget, with his name.
+    assert press(url, "handoff_take", hid, STAFF_SLACK_USER)[0] == 200
+    expect(page.locator(".msg-agent .bubble").last).to_have_text(JOINED.format(name="Sam"))
+    send_event(url, thread_event("Hello, I'm Sam. What happened?", STAFF_SLACK_USER, thread_ts))
+    expect(page.locator(".msg-agent .bubble").last).to_have_text("Hello, I'm Sam. What happened?")
+    expect(page.locator(".msg-agent .msg-author").last).to_have_text("Sam from the team")
+    # The customer's answer reaches the thread; the bot says nothing, and no typing dots wait.
+    bot_before = page.locator(".msg-bot").count()
+    page.fill("#chat-input", "My parcel is a week late")
+    page.press("#chat-input", "Enter")
+    expect(page.locator("#chat-typing")).to_be_hidden()
+    wait_until(
+        lambda: "Customer: My parcel is a week late" in thread_posts(slack, thread_ts),
+        what="the customer's answer in the thread",
+    )
+    page.wait_for_timeout(1500)
+    assert page.locator(".msg-bot").count() == bot_before
+    shot(page, "handoff-with-colleague")
+    # The customer leaves; Sam answers meanwhile; the reply is there when they come back.
+    page.goto("about:blank")
+    page.wait_for_timeout(1000)  # the server has seen the socket close
+    send_event(url, thread_event("A new parcel leaves today.", STAFF_SLACK_USER, thread_ts))
+    wait_until(lambda: _outbox_empty(assistant, hid) is False, what="the reply waiting")
+    page.goto(f"{url}/storefront/")
+    open_chat(page)
+    expect(page.locator(".msg-agent .bubble").last).to_have_text("A new parcel leaves today.")
+    expect(page.locator(".msg-agent .bubble", has_text="A new parcel leaves today.")).to_have_count(
+        1
+    )
+    # Sam resolves: the bot greets the customer back and answers the next question again.
+    assert press(url, "handoff_resolve", hid, STAFF_SLACK_USER)[0] == 200
+    expect(page.locator(".msg-bot .bubble").last).to_have_text(WELCOME_BACK)
+    answer = " ".join(say(page, "which payment methods do you accept?"))
+    assert answer and "support team" not in answer
+    shot(page, "handoff-back-to-bot")
+
+
+def _outbox_empty(assistant, handoff_id: int) -> bool:
+    from sqlalchemy import select
+
+    from shop.store import make_engine, session_scope
+    from shop.store.models import HandoffMessage
+
+    with session_scope(make_engine(assistant.db_url)) as s:
+        waiting = s.execute(
+            select(HandoffMessage.id).where(
+                HandoffMessage.handoff_id == handoff_id,
+                HandoffMessage.direction == "to_customer",
+                HandoffMessage.delivered_at.is_(None),
+            )
+        ).all()
+    return not waiting

@@ -30,6 +30,7 @@ from shop.orders import get_order
 from shop.store import session_scope
 from shop.store.models import (
     Customer,
+    Handoff,
     Inventory,
     Order,
     OrderItem,
@@ -74,6 +75,8 @@ def shop(engine, sqlite_url, monkeypatch, tmp_path):
     """Two customers, three products, four orders; actions use this database."""
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("SHOPBOT_SESSION_SECRET", SECRET)
+    # The team is always in: hand-off messages do not depend on when the tests run.
+    monkeypatch.setenv("SHOPBOT_SUPPORT_HOURS", "mon-sun 00:00-24:00")
     # No trained analytics: recommendations must degrade politely.
     monkeypatch.setenv("SHOPBOT_MODELS_DIR", str(tmp_path / "no-models"))
     serving.reset()
@@ -908,6 +911,34 @@ def test_handoff_creates_ticket_and_pauses(engine, shop):
     assert ticket.kind == "handoff" and ticket.customer_id == shop["jane"]
     assert ticket.channel == "rest"
     assert texts(messages) == [support.HANDOFF_MESSAGE.format(ticket=ticket.id)]
+    with session_scope(engine) as s:
+        [handoff] = s.execute(select(Handoff)).scalars().all()
+        assert (handoff.ticket_id, handoff.state, handoff.channel) == (ticket.id, "waiting", "rest")
+        assert handoff.guest_email is None and handoff.thread_ts is None
+
+
+def test_guest_handoff_keeps_what_the_guest_gave_and_says_when_out_of_hours(
+    engine, shop, monkeypatch
+):
+    # Saturday 18:00 with the default hours: the customer is told when to expect an answer.
+    monkeypatch.delenv("SHOPBOT_SUPPORT_HOURS")
+    monkeypatch.setattr(support, "utcnow", lambda: dt.datetime(2026, 12, 5, 18, 0))
+    _, messages = run(
+        support.ActionHumanHandoff(),
+        tracker(
+            "a person please",
+            intent="human_handoff",
+            slots={"email": JANE, "order_number": "104233"},
+        ),
+    )
+    [ticket] = _tickets(engine)
+    [text] = texts(messages)
+    assert text.startswith(support.HANDOFF_MESSAGE.format(ticket=ticket.id))
+    assert "expect an answer on Monday at 08:00" in text
+    with session_scope(engine) as s:
+        [handoff] = s.execute(select(Handoff)).scalars().all()
+        assert (handoff.guest_email, handoff.guest_order) == (JANE, 104233)
+        assert handoff.reason == "a person please"
 
 
 def test_two_failed_fallbacks_hand_off_and_core_fallback_asks_to_rephrase(engine, shop):

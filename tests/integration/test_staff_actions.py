@@ -12,7 +12,7 @@ from PIL import Image
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import staff
+from actions import handoff_staff, staff
 from analytics import serving
 from bot.identity import REFUSAL
 from shop.store import db
@@ -24,6 +24,8 @@ ALL = [
     staff.ActionReorderAdvice,
     staff.ActionSegmentReport,
     staff.ActionSalesReport,
+    handoff_staff.ActionOpenHandoffs,
+    handoff_staff.ActionHandoffStats,
 ]
 
 
@@ -165,3 +167,13 @@ def test_forecast_by_product_name_ignores_the_question_words():
     )
     assert msg["text"].startswith("Forecast for HOM-0001 Blue Enamel Kettle")
     assert "in 14 days" in msg["text"]
+
+
+def test_hand_off_questions_answered_on_slack_with_a_chart():
+    _, [listing] = run(handoff_staff.ActionOpenHandoffs, slack("open hand-offs"))
+    assert "Open hand-offs" in listing["custom"]["text"]
+    _, [stats] = run(handoff_staff.ActionHandoffStats, slack("hand-off stats"))
+    custom = stats["custom"]
+    assert "Hand-off stats" in custom["text"] and "week of" in str(custom["blocks"])
+    png = base64.b64decode(custom["chart"]["png_b64"])
+    assert Image.open(io.BytesIO(png)).format == "PNG"

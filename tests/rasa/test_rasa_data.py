@@ -29,6 +29,8 @@ STAFF_INTENTS = {
     "reorder_advice": "action_reorder_advice",
     "segment_report": "action_segment_report",
     "sales_report": "action_sales_report",
+    "handoff_list": "action_open_handoffs",
+    "handoff_stats": "action_handoff_stats",
 }
 ENTITIES = "order_number email sku product category quantity time_period".split()
 MIN_EXAMPLES = 25

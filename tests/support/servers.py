@@ -33,6 +33,9 @@ SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 TEST_SECRET = "test-session-secret-" + secrets.token_hex(8)
 SLACK_SIGNING_SECRET = "test-signing-" + secrets.token_hex(8)
 STAFF_SLACK_USER = "UTESTSTAFF1"
+# A second allow-listed colleague, and the channel hand-off cards go to.
+STAFF_SLACK_USER_2 = "UTESTSTAFF2"
+SUPPORT_CHANNEL = "CSUPPORT01"
 STAFF_CONSOLE_TOKEN = "console-" + secrets.token_hex(16)
 ACTION_SECRET = "actions-" + secrets.token_hex(16)
 
@@ -174,6 +177,7 @@ def start_assistant(
     env = build_demo_and_train(db_url, models_dir)
     action_port, rasa_ports = free_port(), [free_port() for _ in range(rasa_servers)]
     slack = start_slack_standin()
+    slack.users.update({STAFF_SLACK_USER: "Sam", STAFF_SLACK_USER_2: "Kim"})
     endpoints = workdir / "endpoints.yml"
     rasa_extra: dict[str, str] = {}
     tracker_store_url = tracker_store_url or f"sqlite:///{workdir / 'tracker.db'}"
@@ -192,7 +196,10 @@ def start_assistant(
         SLACK_BOT_TOKEN="xoxb-test-token",
         SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
         SLACK_API_BASE_URL=slack.base_url,
-        SHOPBOT_STAFF_SLACK_USERS=STAFF_SLACK_USER,
+        SHOPBOT_STAFF_SLACK_USERS=f"{STAFF_SLACK_USER},{STAFF_SLACK_USER_2}",
+        SHOPBOT_SLACK_SUPPORT_CHANNEL=SUPPORT_CHANNEL,
+        # The team is always in, whenever the tests run (out of hours: tests/integration).
+        SHOPBOT_SUPPORT_HOURS="mon-sun 00:00-24:00",
         SHOPBOT_STAFF_CONSOLE_TOKEN=STAFF_CONSOLE_TOKEN,
         **(env_extra or {}),
     )

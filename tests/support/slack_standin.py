@@ -1,5 +1,6 @@
 """A local stand-in for the Slack Web API: records every call the bot makes and answers like
-Slack does (chat.postMessage, and the three-step files_upload_v2 flow)."""
+Slack does (chat.postMessage with a fresh ts each, chat.postEphemeral, users.info from
+``users``, and the three-step files_upload_v2 flow)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ class SlackStandIn:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Cleared by hold(): chat.postMessage answers only once it is set again (or after 60 s).
     open_gate: threading.Event = field(default_factory=threading.Event)
+    # users.info answers: user id -> display name.
+    users: dict[str, str] = field(default_factory=dict)
+    _ts_counter: int = 0
+
+    def next_ts(self) -> str:
+        """A Slack message timestamp, distinct for every message posted."""
+        with self.lock:
+            self._ts_counter += 1
+            return f"{int(time.time())}.{self._ts_counter:06d}"
 
     def __post_init__(self) -> None:
         self.open_gate.set()
@@ -105,6 +115,9 @@ def start_slack_standin() -> SlackStandIn:
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self):  # slack_sdk calls users.info with GET
+            self.do_POST()
+
         def do_POST(self):
             stand_in = holder["s"]
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -141,9 +154,17 @@ def start_slack_standin() -> SlackStandIn:
                 )
             elif method == "chat.postMessage":
                 stand_in.open_gate.wait(timeout=60)
-                self._reply(
-                    {"ok": True, "channel": params.get("channel"), "ts": f"{time.time():.6f}"}
-                )
+                ts = stand_in.next_ts()
+                params["_ts"] = ts  # the ts this stand-in gave the message (tests read it)
+                self._reply({"ok": True, "channel": params.get("channel"), "ts": ts})
+            elif method == "users.info":
+                user = params.get("user")
+                name = stand_in.users.get(user)
+                if name is None:
+                    self._reply({"ok": False, "error": "user_not_found"})
+                else:
+                    profile = {"display_name": name, "real_name": f"{name} Tester"}
+                    self._reply({"ok": True, "user": {"id": user, "profile": profile}})
             else:
                 self._reply({"ok": True})
 

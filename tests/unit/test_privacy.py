@@ -16,8 +16,18 @@ from sqlalchemy import select
 from bot.cli.main import main
 from bot.identity import issue_token
 from bot.server.tracker_store import ShopSQLTrackerStore
+from shop import handoffs
 from shop.store import session_scope
-from shop.store.models import Customer, Event, Order, Rating, SupportTicket, utcnow
+from shop.store.models import (
+    Customer,
+    Event,
+    Handoff,
+    HandoffMessage,
+    Order,
+    Rating,
+    SupportTicket,
+    utcnow,
+)
 from support.shop_data import ADA, build_shop
 
 SECRET = "privacy-test-secret-0123456789-abcdef"
@@ -56,6 +66,22 @@ def world(engine, sqlite_url, tmp_path, monkeypatch):
                 Rating(customer_id=ids["bob"], product_id=1, rating=2.0),
             ]
         )
+    with session_scope(engine) as s:
+        # Ada's old ticket was handed to the team: two messages relayed through its thread.
+        ticket = s.execute(
+            select(SupportTicket.id).where(SupportTicket.customer_id == ids["ada"])
+        ).scalar_one()
+        hid = handoffs.open_handoff(
+            s,
+            ticket_id=ticket,
+            conversation_id="rest:ada-ticket",
+            channel="rest",
+            reason="my parcel never came, I live at 1 Main St",
+            now=utcnow() - dt.timedelta(days=200),
+        )
+        view = handoffs.get(s, hid)
+        handoffs.record_message(s, view, "to_thread", "m1", "it's 1 Main St", "customer")
+        handoffs.record_message(s, view, "to_customer", "1.2", "We'll resend it", "Sam")
     store = ShopSQLTrackerStore(
         domain=Domain.empty(), dialect="sqlite", db=str(tmp_path / "tracker.db")
     )
@@ -93,6 +119,7 @@ def test_export_gives_everything_about_the_customer_and_nothing_of_others(world,
         "Hand-off: my parcel never came, I live at 1 Main St"
     ]
     assert [r["rating"] for r in data["ratings"]] == [5.0]
+    assert [m["text"] for m in data["handoff_messages"]] == ["it's 1 Main St", "We'll resend it"]
     assert set(data["conversations"]) == {"web:ada", "rest:ada-ticket"}
     assert data["conversations"]["web:ada"][0]["text"] == "where is my order #104233"
     assert "bob" not in out.lower()
@@ -106,6 +133,7 @@ def test_erase_anonymises_the_customer_and_deletes_their_conversations(world, ca
         "customer_id": world["ada"],
         "customer": 1,
         "order_emails": 4,
+        "handoff_messages": 2,
         "ticket_transcripts": 1,
         "ratings": 1,
         "events": 1,
@@ -127,6 +155,8 @@ def test_erase_anonymises_the_customer_and_deletes_their_conversations(world, ca
             select(SupportTicket).where(SupportTicket.customer_id == world["ada"])
         ).scalar_one()
         assert "Main St" not in ticket.subject + ticket.transcript
+        assert s.execute(select(HandoffMessage)).all() == []
+        assert s.execute(select(Handoff.reason)).scalar_one() is None
         assert s.execute(select(Rating).where(Rating.customer_id == world["bob"])).scalar_one()
         assert len(s.execute(select(Order).where(Order.customer_id == world["ada"])).all()) == 4
     code, out = run_cli(capsys, "privacy", "export", f"id:{world['ada']}")
@@ -149,6 +179,7 @@ def test_purge_removes_old_transcripts_and_keeps_recent_ones(world, capsys):
     assert code == 0
     report = json.loads(out)
     assert report["days"] == 90 and report["ticket_transcripts"] == 1
+    assert report["handoff_messages"] == 2  # of the 200-day-old hand-off
     assert report["conversation_events"] == 0  # every conversation here is recent
     with session_scope(world["engine"]) as s:
         tickets = {t.conversation_id: t for t in s.execute(select(SupportTicket)).scalars()}
@@ -157,3 +188,4 @@ def test_purge_removes_old_transcripts_and_keeps_recent_ones(world, capsys):
     assert "rude courier" in tickets["rest:guest"].transcript
     code, out = run_cli(capsys, "privacy", "purge", "--days", "90", "--json")
     assert json.loads(out)["ticket_transcripts"] == 0
+    assert json.loads(out)["handoff_messages"] == 0

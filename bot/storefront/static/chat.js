@@ -117,6 +117,8 @@
     if (!msg || typeof msg !== "object") return [];
     var entry = { role: "bot" };
     if (typeof msg.text === "string" && msg.text) entry.text = msg.text;
+    // A colleague who took the chat over (hand-off from Slack): their name above the bubble.
+    if (typeof msg.agent === "string" && msg.agent) entry.agent = msg.agent.slice(0, 40);
     var buttons = msg.quick_replies || msg.buttons;
     if (Array.isArray(buttons)) {
       entry.buttons = buttons.filter(function (b) {
@@ -205,7 +207,10 @@
   function render(entry) {
     var item = el("li", "msg msg-" + entry.role);
     item.dataset.role = entry.role;
-    if (entry.role !== "note") {
+    if (entry.agent) {
+      item.classList.add("msg-agent");
+      item.appendChild(el("span", "msg-author", entry.agent + " from the team"));
+    } else if (entry.role !== "note") {
       item.appendChild(el("span", "visually-hidden", entry.role === "user" ? "You said:" : "Assistant:"));
     }
     if (entry.text) {
@@ -227,6 +232,13 @@
   function retireQuickReplies() {
     history.forEach(function (e) { if (e.buttons) e.used = true; });
     $("chat-log").querySelectorAll(".quick-reply").forEach(function (b) { b.disabled = true; });
+  }
+
+  function withColleague() {
+    for (var i = history.length - 1; i >= 0; i--) {
+      if (history[i].role === "bot") return !!history[i].agent;
+    }
+    return false;
   }
 
   function addEntry(entry) {
@@ -278,7 +290,8 @@
     // Not connected: the error banner (or "Connecting…") already says so; keep the text.
     if (!waitingForSession && (!connected || !sessionId)) return false;
     addEntry({ role: "user", text: shownAs || text });
-    setTyping(true);
+    // A colleague answers in their own time: no typing dots, no "no answer yet" note.
+    if (!withColleague()) setTyping(true);
     if (waitingForSession) {
       // A new conversation is starting (sign-in, sign-out, "End chat"): sent once it has begun.
       pending.push(text);
