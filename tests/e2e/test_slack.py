@@ -17,31 +17,9 @@ from bot.identity import REFUSAL
 from shop.errors import APOLOGY
 from support.abuse_support import slack_event, slack_signature
 from support.servers import STAFF_SLACK_USER
+from support.slack_client import post, posts_to
 
 pytestmark = pytest.mark.rasa
-
-
-def post(assistant, payload, headers: dict | None = None, raw: bytes | None = None):
-    body = raw if raw is not None else json.dumps(payload).encode()
-    req = urllib.request.Request(
-        f"{assistant.rasa_url}/webhooks/slack/webhook",
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            **(headers if headers is not None else slack_signature(body)),
-        },
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read(), dict(resp.headers)
-    except urllib.error.HTTPError as err:
-        return err.code, err.read(), dict(err.headers)
-
-
-def posts_to(calls, channel):
-    return [
-        c for c in calls if c.method == "chat.postMessage" and c.params.get("channel") == channel
-    ]
 
 
 def test_url_verification(assistant):

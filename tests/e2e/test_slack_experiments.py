@@ -14,8 +14,7 @@ from shop.store import make_engine, session_scope
 from shop.store.models import utcnow
 from support.abuse_support import slack_event
 from support.servers import STAFF_SLACK_USER
-
-from .test_slack import post, posts_to
+from support.slack_client import post, posts_to
 
 pytestmark = pytest.mark.rasa
 
