@@ -59,6 +59,14 @@ BENCHES = {
         "5 stratified folds of data/ (seed 42), each trained and tested with `rasa train nlu` / "
         "`rasa test nlu` on config.yml, two folds at a time; scores over all held-out examples.",
     ),
+    "nlu_cost": (
+        "NLU cost per message and `rasa train` time, before and after the sentence encoder",
+        [PY, "-m", "bench.nlu_bench"],
+        "`rasa train` of bench/nlu_baseline_config.yml (n-grams, ResponseSelector) and of "
+        "config.yml (n-grams + sentence encoder, FAQ by the intent classifier), each from an "
+        "empty Rasa cache, then `Agent.parse_message` p50/p95 of both models on the held-out "
+        "messages in one process (~30-50 minutes on 2 cores).",
+    ),
     "load": (
         "Conversation latency and throughput over the REST channel",
         [PY, "-m", "bench.load_bench"],
@@ -93,7 +101,7 @@ BENCHES = {
     ),
 }
 # Benchmarks whose output is Markdown (tables) rather than plain text.
-MARKDOWN = {"load", "long", "patches", "staff", "footprint"}
+MARKDOWN = {"nlu_cost", "load", "long", "patches", "staff", "footprint"}
 
 
 def machine() -> str:
