@@ -131,6 +131,9 @@ class TextEncoder:
             from analytics.text_encoder_onnx import onnx_forward
 
             self._onnx = onnx_forward(self._words, self._positions, self._norm, self._layers, _EPS)
+            # onnxruntime holds its own copy of the weights: the numpy one would double the memory.
+            del self._words, self._positions
+            self._layers = []
         self.runtime = "onnx" if self._onnx else "numpy"
 
     @classmethod
