@@ -9,6 +9,7 @@ folder of its own) unless a model is given; then both models are loaded in this 
 
     python -m bench.nlu_bench                                  # trains both (~30-50 min, 2 cores)
     python -m bench.nlu_bench --models BEFORE.tar.gz AFTER.tar.gz   # only the parsing (~3 min)
+    python -m bench.nlu_bench --models models/shopbot-<hash>.tar.gz  # one model's parsing
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ def percentile(values: list[float], p: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    parser.add_argument(
+        "--models", nargs="+", type=Path, help="trained models (before, after) instead of training"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, help="where trained models go (default: a temp dir)")
     args = parser.parse_args()
@@ -132,7 +135,8 @@ def main() -> None:
         "each parsed by both models in turn (`Agent.parse_message`, one process).\n"
     )
     rows = []
-    for (label, _), cost, model in zip(PIPELINES, costs, models):
+    labels = [label for label, _ in PIPELINES] if len(models) == 2 else ["given"] * len(models)
+    for label, cost, model in zip(labels, costs, models):
         rows.append(
             [
                 label,
