@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -32,6 +33,7 @@ from bench.loadkit.report import command_line, machine, table
 from bench.loadkit.world import load_average, log
 from bot.server.rasa_model import ROOT, rasa_env, train_command
 
+ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")  # [text](entity) -> text
 BASELINE = ROOT / "bench" / "nlu_baseline_config.yml"
 MESSAGES = ROOT / "tests" / "rasa" / "nlu_holdout.yml"
 PIPELINES = (("before (n-grams, ResponseSelector)", BASELINE), ("after (config.yml)", None))
@@ -41,7 +43,7 @@ def messages() -> list[str]:
     """The held-out messages (never trained on), one per line of their examples."""
     nlu = yaml.safe_load(MESSAGES.read_text(encoding="utf-8"))["nlu"]
     return [
-        line[2:].strip()
+        ANNOTATION.sub(r"\1", line[2:].strip())
         for block in nlu
         for line in block["examples"].splitlines()
         if line.startswith("- ")
@@ -106,7 +108,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, help="where trained models go (default: a temp dir)")
     args = parser.parse_args()
+    import structlog
+
     logging.getLogger("rasa").setLevel(logging.ERROR)
+    # Rasa's structured debug log of every parse would otherwise go to stdout (the report).
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     os.environ.update(rasa_env())
 
     training: list[tuple[float, float]] = []
