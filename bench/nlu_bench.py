@@ -138,7 +138,7 @@ def main() -> None:
     print(f"Command: `{command_line()}`.")
     print(
         f"Messages: the {len(texts)} of tests/rasa/nlu_holdout.yml × {args.rounds} rounds, "
-        "each parsed by both models in turn (`Agent.parse_message`, one process).\n"
+        "each parsed by every model in turn (`Agent.parse_message`, one process).\n"
     )
     rows = []
     labels = [label for label, _ in PIPELINES] if len(models) == 2 else ["given"] * len(models)
