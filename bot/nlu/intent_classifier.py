@@ -123,6 +123,12 @@ class ShopIntentClassifier(GraphComponent, IntentClassifier):
             # Rasa's own classifiers do the same: an untrained component classifies nothing.
             logger.warning(f"No trained intent model in '{resource.name}' ({exc}).")
             model, selection = None, None
+        if model is not None and model.meaning_weight:
+            # Load (and hash-check) the sentence encoder now, with the model, not on the first
+            # customer's message (seconds; Slack gives up after 3 s). Fails here if it is missing.
+            from analytics.text_encoder import encoder
+
+            encoder()
         return cls(config, model_storage, resource, model, selection)
 
     def process(self, messages: list[Message]) -> list[Message]:

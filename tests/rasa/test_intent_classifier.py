@@ -300,6 +300,17 @@ def test_faq_answers_are_selected_in_the_response_selectors_format(tmp_path):
     )
 
 
+def test_loading_a_meaning_model_loads_the_encoder_with_it(tmp_path, monkeypatch):
+    from analytics import text_encoder
+
+    component, storage, resource = _component(tmp_path, {"meaning_weight": 1.0})
+    component.train(_training_data())
+    monkeypatch.setattr(text_encoder, "_encoder", None)
+    context = ExecutionContext(graph_schema=None, node_name="intent_classifier")
+    ShopIntentClassifier.load(component.config, storage, resource, context)
+    assert text_encoder._encoder is not None
+
+
 def test_rasas_retrieval_action_reads_the_selection(tmp_path):
     """Rasa's own ``utter_faq`` action finds the answer the component selected."""
     from rasa.core.actions.action import ActionRetrieveResponse
