@@ -2,7 +2,7 @@
 and the raw figures, each section with the command that reproduces it. bench/REPORT.md is the
 reading of those figures against the targets.
 
-    python -m bench                       # all of them (about 1 hour 15 minutes on 2 cores)
+    python -m bench                       # all of them (about 2 hours on 2 cores)
     python -m bench load long             # only some: their sections in RESULTS.md are replaced
     python -m bench load -- --configs default --levels 1,10   # options for the benchmark(s)
 
