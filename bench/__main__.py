@@ -2,7 +2,7 @@
 and the raw figures, each section with the command that reproduces it. bench/REPORT.md is the
 reading of those figures against the targets.
 
-    python -m bench                       # all of them (about 1 hour 15 minutes on 2 cores)
+    python -m bench                       # all of them (about 2 hours on 2 cores)
     python -m bench load long             # only some: their sections in RESULTS.md are replaced
     python -m bench load -- --configs default --levels 1,10   # options for the benchmark(s)
 
@@ -58,6 +58,14 @@ BENCHES = {
         [str(Path(PY).parent / "shopbot"), "evaluate", "nlu"],
         "5 stratified folds of data/ (seed 42), each trained and tested with `rasa train nlu` / "
         "`rasa test nlu` on config.yml, two folds at a time; scores over all held-out examples.",
+    ),
+    "nlu_cost": (
+        "NLU cost per message and `rasa train` time, before and after the sentence encoder",
+        [PY, "-m", "bench.nlu_bench"],
+        "`rasa train` of bench/nlu_baseline_config.yml (n-grams, ResponseSelector) and of "
+        "config.yml (n-grams + sentence encoder, FAQ by the intent classifier), each from an "
+        "empty Rasa cache, then `Agent.parse_message` p50/p95 of both models on the held-out "
+        "messages in one process (~30-50 minutes on 2 cores).",
     ),
     "load": (
         "Conversation latency and throughput over the REST channel",
@@ -118,7 +126,7 @@ BENCHES = {
     ),
 }
 # Benchmarks whose output is Markdown (tables) rather than plain text.
-MARKDOWN = {"load", "long", "patches", "staff", "footprint"}
+MARKDOWN = {"nlu_cost", "load", "long", "patches", "staff", "footprint"}
 
 
 def machine() -> str:

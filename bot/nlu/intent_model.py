@@ -11,7 +11,11 @@ A message is read as
   words, each weighted by tf-idf (log of the count, rarer terms weigh more);
 - with every match of the training data's regexes (order numbers, e-mails, SKUs, RMA numbers)
   replaced by the regex's name first: "104233" and "105120" are the same thing to the intent,
-  while their digits would otherwise be n-grams of their own.
+  while their digits would otherwise be n-grams of their own;
+- and, with ``meaning_weight`` > 0, its meaning: the sentence embedding of the text
+  (analytics/text_encoder.py, 384 numbers of unit length) times ``meaning_weight``, beside the
+  n-grams. It carries what was learnt to wordings the training data never had ("where is my
+  parcel" / "track my order"); the weight sets how much it counts against the n-grams.
 
 The fitted model is saved as plain arrays and JSON (no pickle): loading a model runs no code
 from it.
@@ -31,7 +35,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 WORDS = r"(?u)\b\w+\b"  # one-letter words too ("I", "a"): "I do" is not "do"
-FORMAT = 1
+FORMAT = 2  # 2: the meaning features (meaning_weight)
 
 
 class Placeholders:
@@ -73,6 +77,7 @@ class IntentModel:
 
     patterns: dict[str, str] = field(default_factory=dict)
     C: float = 30.0
+    meaning_weight: float = 0.0
     classes: list[str] = field(default_factory=list)
     _word: TfidfVectorizer | None = None
     _char: TfidfVectorizer | None = None
@@ -83,7 +88,23 @@ class IntentModel:
     def __post_init__(self) -> None:
         self._preprocess = Placeholders(self.patterns)
 
-    def _scores(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _meaning(self, texts: Sequence[str], embeddings: np.ndarray | None) -> np.ndarray | None:
+        """The weighted sentence embeddings of ``texts`` (computed unless given), or None when
+        the model reads no meaning."""
+        if not self.meaning_weight:
+            return None
+        if embeddings is None:
+            from analytics.text_encoder import encode
+
+            embeddings = encode(texts)
+        embeddings = np.asarray(embeddings, dtype=np.float64)
+        if embeddings.shape[0] != len(texts):
+            raise ValueError(f"{embeddings.shape[0]} embeddings for {len(texts)} texts")
+        return embeddings * self.meaning_weight
+
+    def _scores(
+        self, texts: Iterable[str], embeddings: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The class scores of ``texts``, and whether each text has any feature that says
         something (a known word, or a known character n-gram other than the spaces around
         every word)."""
@@ -93,17 +114,36 @@ class IntentModel:
         known = (np.diff(words.indptr) > 0) | np.array(
             [telling[a:b].any() for a, b in zip(chars.indptr[:-1], chars.indptr[1:])], dtype=bool
         )
-        n_words = words.shape[1]
+        n_words, n_chars = words.shape[1], chars.shape[1]
+        coef = self._coef
         scores = (
-            words @ self._coef[:, :n_words].T + chars @ self._coef[:, n_words:].T + self._intercept
+            words @ coef[:, :n_words].T
+            + chars @ coef[:, n_words : n_words + n_chars].T
+            + self._intercept
         )
+        meaning = self._meaning(texts, embeddings)
+        if meaning is not None:
+            scores = scores + meaning @ coef[:, n_words + n_chars :].T
         return np.asarray(scores), known
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str], seed: int = 42) -> IntentModel:
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        seed: int = 42,
+        embeddings: np.ndarray | None = None,
+    ) -> IntentModel:
+        """Fits on ``texts`` and their ``labels``; ``embeddings`` are the texts' sentence
+        embeddings if already computed (else, with ``meaning_weight``, computed here)."""
         if not texts or len(set(labels)) < 2:
             raise ValueError("an intent model needs examples of at least two intents")
+        texts = list(texts)
         word, char = _vectorizers(self._preprocess)
-        x = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+        parts = [word.fit_transform(texts), char.fit_transform(texts)]
+        meaning = self._meaning(texts, embeddings)
+        if meaning is not None:
+            parts.append(sparse.csr_matrix(meaning))
+        x = sparse.hstack(parts).tocsr()
         self._use_vectorizers(word, char)
         clf = LogisticRegression(
             C=self.C, class_weight="balanced", max_iter=5000, random_state=seed
@@ -117,11 +157,13 @@ class IntentModel:
         self._word, self._char = word, char
         self._telling = np.array([bool(term.strip()) for term in char.get_feature_names_out()])
 
-    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def probabilities(
+        self, texts: Sequence[str], embeddings: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(probability of each class per text, whether the text had any known feature)."""
         if self._coef is None:
             raise RuntimeError("the intent model is not fitted")
-        scores, known = self._scores(texts)
+        scores, known = self._scores(texts, embeddings)
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True), known
 
@@ -139,6 +181,7 @@ class IntentModel:
         meta = {
             "format": FORMAT,
             "C": self.C,
+            "meaning_weight": self.meaning_weight,
             "patterns": self.patterns,
             "classes": self.classes,
             "word_vocabulary": self._word.vocabulary_,
@@ -158,7 +201,12 @@ class IntentModel:
         meta = json.loads((folder / "intent_model.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT:
             raise ValueError(f"intent model format {meta.get('format')!r}, expected {FORMAT}")
-        model = cls(patterns=meta["patterns"], C=meta["C"], classes=meta["classes"])
+        model = cls(
+            patterns=meta["patterns"],
+            C=meta["C"],
+            meaning_weight=meta["meaning_weight"],
+            classes=meta["classes"],
+        )
         arrays = np.load(folder / "intent_model.npz", allow_pickle=False)
         word, char = _vectorizers(model._preprocess)
         for vectorizer, vocabulary, idf in (

@@ -189,3 +189,151 @@ def test_the_model_is_retrained_when_the_component_code_changes(tmp_path):
     source = tmp_path / "bot" / "nlu" / "intent_model.py"
     source.write_text(source.read_text() + "\n# changed\n")
     assert training_hash(tmp_path) != before
+
+
+# Wordings that share no telling n-gram with the examples of their intent: the n-grams alone get
+# them wrong, the meaning of the text (the sentence encoder) gets them right.
+PARAPHRASES = {"the package never came": "order_status", "greetings, friend": "greet"}
+
+
+@pytest.fixture(scope="module")
+def meaning_model() -> IntentModel:
+    return IntentModel(patterns=PATTERNS, meaning_weight=2.0).fit(*_training())
+
+
+@pytest.mark.parametrize("text, intent", PARAPHRASES.items())
+def test_meaning_gets_right_the_paraphrases_the_ngrams_miss(model, meaning_model, text, intent):
+    assert model.rank(text)[0][0] != intent
+    assert meaning_model.rank(text)[0][0] == intent
+
+
+def test_meaning_keeps_what_the_ngrams_know_and_given_embeddings_are_used(meaning_model):
+    from analytics.text_encoder import encode
+
+    texts, labels = _training()
+    assert [meaning_model.rank(t)[0][0] for t in texts] == labels
+    computed = meaning_model.probabilities(texts)[0]
+    given = meaning_model.probabilities(texts, embeddings=encode(texts))[0]
+    assert np.allclose(computed, given)
+    with pytest.raises(ValueError, match="embeddings for"):
+        meaning_model.probabilities(texts, embeddings=encode(texts[:2]))
+
+
+def test_a_meaning_model_round_trips(meaning_model, tmp_path):
+    meaning_model.save(tmp_path)
+    loaded = IntentModel.load(tmp_path)
+    assert loaded.meaning_weight == 2.0
+    texts = list(PARAPHRASES) + ["where is 104233", "🙂"]
+    assert np.array_equal(meaning_model.probabilities(texts)[0], loaded.probabilities(texts)[0])
+    assert loaded.probabilities(["🙂"])[1].tolist() == [False]  # still "nothing known"
+
+
+FAQ = {
+    "faq/shipping_time": [
+        "how long does shipping take",
+        "when will it be delivered",
+        "delivery time",
+    ],
+    "faq/return_policy": ["what is your return policy", "can I return things", "returns rules"],
+}
+RESPONSES = {
+    "utter_faq/shipping_time": [{"text": "Orders arrive in 2-4 working days."}],
+    "utter_faq/return_policy": [{"text": "You can return items within 30 days."}],
+}
+
+
+def _training_data_with_faq() -> TrainingData:
+    data = _training_data()
+    faq = [
+        Message(data={"text": t, "intent": "faq", "intent_response_key": key})
+        for key, texts in FAQ.items()
+        for t in texts
+    ]
+    return TrainingData(
+        training_examples=data.training_examples + faq,
+        regex_features=data.regex_features,
+        responses=RESPONSES,
+    )
+
+
+def test_faq_answers_are_selected_in_the_response_selectors_format(tmp_path):
+    component, storage, resource = _component(
+        tmp_path, {"select_responses": True, "meaning_weight": 2.0}
+    )
+    component.train(_training_data_with_faq())
+    context = ExecutionContext(graph_schema=None, node_name="intent_classifier")
+    loaded = ShopIntentClassifier.load(component.config, storage, resource, context)
+
+    message = Message(data={"text": "how many days until my parcel is delivered?"})
+    loaded.process([message])
+    intent = message.get("intent")
+    assert intent["name"] == "faq"
+    ranking = message.get("intent_ranking")
+    # the intent ranking names the retrieval intent, never its sub-intents
+    assert {r["name"] for r in ranking} == {
+        "greet",
+        "order_status",
+        "return_status",
+        "inform",
+        "faq",
+    }
+    assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0)
+    selector = message.get("response_selector")
+    assert selector["all_retrieval_intents"] == ["faq"]
+    response = selector["faq"]["response"]
+    assert response["intent_response_key"] == "faq/shipping_time"
+    assert response["utter_action"] == "utter_faq/shipping_time"
+    assert response["responses"] == RESPONSES["utter_faq/shipping_time"]
+    faq_ranking = selector["faq"]["ranking"]
+    assert [r["intent_response_key"] for r in faq_ranking] == [
+        "faq/shipping_time",
+        "faq/return_policy",
+    ]
+    assert sum(r["confidence"] for r in faq_ranking) == pytest.approx(1.0)
+    assert response["confidence"] == faq_ranking[0]["confidence"] > 0.5
+    assert "response_selector" in message.as_dict_nlu()
+
+    other = Message(data={"text": "what's your returns policy"})
+    loaded.process([other])
+    assert other.get("response_selector")["faq"]["response"]["utter_action"] == (
+        "utter_faq/return_policy"
+    )
+
+
+def test_loading_a_meaning_model_loads_the_encoder_with_it(tmp_path, monkeypatch):
+    from analytics import text_encoder
+
+    component, storage, resource = _component(tmp_path, {"meaning_weight": 1.0})
+    component.train(_training_data())
+    monkeypatch.setattr(text_encoder, "_encoder", None)
+    context = ExecutionContext(graph_schema=None, node_name="intent_classifier")
+    ShopIntentClassifier.load(component.config, storage, resource, context)
+    assert text_encoder._encoder is not None
+
+
+def test_rasas_retrieval_action_reads_the_selection(tmp_path):
+    """Rasa's own ``utter_faq`` action finds the answer the component selected."""
+    from rasa.core.actions.action import ActionRetrieveResponse
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    component, _, _ = _component(tmp_path, {"select_responses": True})
+    component.train(_training_data_with_faq())
+    message = Message(data={"text": "what is the return policy"})
+    component.process([message])
+    tracker = DialogueStateTracker.from_events(
+        "someone", [UserUttered(message.get("text"), parse_data=message.as_dict_nlu())]
+    )
+    action = ActionRetrieveResponse("utter_faq")
+    assert action.get_full_retrieval_name(tracker) == "utter_faq/return_policy"
+
+
+def test_without_response_selection_faq_is_one_intent(tmp_path):
+    component, _, _ = _component(tmp_path)
+    component.train(_training_data_with_faq())
+    assert "faq" in component.model.classes
+    assert not any("/" in c for c in component.model.classes)
+    message = Message(data={"text": "what is your return policy"})
+    component.process([message])
+    assert message.get("intent")["name"] == "faq"
+    assert message.get("response_selector") is None

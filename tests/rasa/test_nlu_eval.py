@@ -89,4 +89,4 @@ def test_wrong_answers_above_the_fallback_threshold_are_counted(tmp_path):
     config = tmp_path / "config.yml"
     config.write_text("pipeline:\n  - name: WhitespaceTokenizer\n  - name: FallbackClassifier\n")
     assert fallback_threshold(config) == 0.3
-    assert fallback_threshold(ROOT / "config.yml") == 0.6
+    assert fallback_threshold(ROOT / "config.yml") == 0.7

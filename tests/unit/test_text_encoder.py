@@ -102,3 +102,11 @@ def test_empty_long_and_unicode_input():
 
 def test_loaded_once_per_process():
     assert text_encoder.encoder() is text_encoder.encoder()
+
+
+def test_onnxruntime_runs_the_same_computation_as_the_numpy_reference():
+    assert text_encoder.encoder().runtime == "onnx"
+    reference = TextEncoder.from_zip(text_encoder.model_zip(), runtime="numpy")
+    assert reference.runtime == "numpy"
+    texts = [a for a, _ in PARAPHRASES] + ["", "Où est ma commande ? 📦", "x " * 300]
+    np.testing.assert_allclose(reference.encode(texts), encode(texts), atol=1e-5)
