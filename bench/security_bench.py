@@ -27,30 +27,17 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.orm import selectinload
 
 from bot.identity import issue_token, verify_token
-from shop.access import Requester, load_order
+from shop.access import Requester, load_order, order_with_lines
 from shop.demo import build_demo
 from shop.errors import OrderAccessDenied, TooManyAttempts
 from shop.store import make_engine, session_scope, upgrade
-from shop.store.models import LookupFailure, Order, OrderItem, utcnow
+from shop.store.models import LookupFailure, Order, utcnow
 
 CALLS = 500
 ATTACK_ROWS = 20_000
 SECRET = "bench-secret-" + "x" * 32
-
-
-def _plain_lookup(session, number: int):
-    """The order query alone: what a look-up cost before failures were counted."""
-    return session.execute(
-        select(Order)
-        .where(Order.order_number == number)
-        .options(
-            selectinload(Order.items).joinedload(OrderItem.product),
-            selectinload(Order.shipments),
-        )
-    ).scalar_one_or_none()
 
 
 def _ms(values, q) -> float:
@@ -96,7 +83,7 @@ def _measure(label: str, engine) -> list[str]:
             with session_scope(engine) as s:
                 counted.append(_timed(lambda: load_order(s, number, guest)))
             with session_scope(engine) as s:
-                plain.append(_timed(lambda: _plain_lookup(s, number)))
+                plain.append(_timed(lambda: order_with_lines(s, number)))
             with session_scope(engine) as s:
                 member.append(_timed(lambda: load_order(s, number, signed_in)))
         ratio = np.median(counted) / np.median(plain)

@@ -194,14 +194,9 @@ def owns(order: Order, requester: Requester) -> bool:
     return False
 
 
-def load_order(session: Session, order_number: int | str, requester: Requester) -> Order:
-    """The requester's order with its lines, products and shipments.
-
-    OrderAccessDenied (counted for a guest) when it doesn't exist or isn't theirs;
-    TooManyAttempts when a guest must wait first."""
-    number = coerce_order_number(order_number)
-    check_guest(session, requester, number)
-    order = session.execute(
+def order_with_lines(session: Session, number: int) -> Order | None:
+    """Order ``number`` with its lines, products and shipments, whoever asks (None if none)."""
+    return session.execute(
         select(Order)
         .where(Order.order_number == number)
         .options(
@@ -209,6 +204,16 @@ def load_order(session: Session, order_number: int | str, requester: Requester) 
             selectinload(Order.shipments),
         )
     ).scalar_one_or_none()
+
+
+def load_order(session: Session, order_number: int | str, requester: Requester) -> Order:
+    """The requester's order with its lines, products and shipments.
+
+    OrderAccessDenied (counted for a guest) when it doesn't exist or isn't theirs;
+    TooManyAttempts when a guest must wait first."""
+    number = coerce_order_number(order_number)
+    check_guest(session, requester, number)
+    order = order_with_lines(session, number)
     if order is None or not owns(order, requester):
         raise OrderAccessDenied(number, left=record_failure(session, requester, number))
     return order
