@@ -55,9 +55,8 @@ def _lines_quietly(tracker: Tracker) -> list[OrderLine]:
 def _carried_over(tracker: Tracker) -> bool:
     """True when a return starts with the order number of an earlier question ("where is
     #104233?" … "I want to return an item"): the customer may mean another order."""
-    starting = not (tracker.active_loop or {}).get("name") and not tracker.get_slot(
-        "requested_slot"
-    )
+    # At activation Rasa validates the pre-filled slots before the form is the active loop.
+    starting = not (tracker.active_loop or {}).get("name")
     if not starting or not tracker.get_slot("order_number"):
         return False
     entities = tracker.latest_message.get("entities") or []

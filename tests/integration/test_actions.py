@@ -616,7 +616,12 @@ def test_return_item_by_name_or_sku(shop):
         assert events == [SlotSet("return_item", sku)]
     events, messages = run(
         form,
-        tracker("the blue one", slots=base, trailing_slots={"return_item": "the blue one"}),
+        tracker(
+            "the blue one",
+            slots=base,
+            trailing_slots={"return_item": "the blue one"},
+            active_loop="return_form",
+        ),
     )
     assert events[0] == SlotSet("return_item", None)
     assert texts(messages) == [
@@ -718,7 +723,8 @@ def _start_return(meta: dict, earlier: str, text: str = "I want to return an ite
         tracker(
             text,
             intent="request_return",
-            slots={"order_number": earlier},
+            # As Rasa's activation sends it: the first empty slot requested, no active loop yet.
+            slots={"order_number": earlier, "requested_slot": "return_item"},
             trailing_slots={"order_number": earlier},
             metadata=meta,
             **kw,

@@ -221,10 +221,35 @@ def stories(processor):
     return story_events(processor)
 
 
+# Stories of features added after these checks were written (staff questions about promotions,
+# experiments and hand-offs; "no more offers"): short, without forms, they would only change
+# which stories the seeded draw picks. The conversation is made of the customer-service stories
+# whose paths (forms, undone turns, restarts) the checks below need; seed and length are chosen
+# so that it reaches them (the tests assert it does: states inherited from before the kept scan,
+# more than 200 events cut from what the action server gets), since the domain changes which
+# turns are rule-only.
+LATER_INTENTS = {
+    "handoff_list",
+    "handoff_stats",
+    "experiment_report",
+    "pause_promotion",
+    "stop_offers",
+}
+
+
 @pytest.fixture(scope="module")
 def conversation(processor, stories):
+    picked = [
+        story
+        for story in stories
+        if not any(
+            (e.get("parse_data") or {}).get("intent", {}).get("name") in LATER_INTENTS
+            for e in story
+            if e.get("event") == "user"
+        )
+    ]
     with rasas_own_code():
-        return long_conversation(processor, stories, 70, seed=7)
+        return long_conversation(processor, picked, 90, seed=11)
 
 
 def action_points(events) -> list[int]:
@@ -509,7 +534,7 @@ def test_states_of_a_conversation_read_back_turn_by_turn_are_rasas(
         lambda scan, name: folded.append(rasa_fold(scan, name)) or folded[-1],
     )
     store = ShopSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "c.db"))
-    events = conversation[:700]
+    events = conversation[:1000]
     turns = turns_of(events)
 
     async def run() -> int:
