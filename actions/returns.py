@@ -55,13 +55,22 @@ def _lines_quietly(tracker: Tracker) -> list[OrderLine]:
 def _carried_over(tracker: Tracker) -> bool:
     """True when a return starts with the order number of an earlier question ("where is
     #104233?" … "I want to return an item"): the customer may mean another order."""
-    # At activation Rasa validates the pre-filled slots before the form is the active loop.
-    starting = not (tracker.active_loop or {}).get("name")
-    if not starting or not tracker.get_slot("order_number"):
+    if not _starting(tracker) or not tracker.get_slot("order_number"):
         return False
     entities = tracker.latest_message.get("entities") or []
     stated = any(e.get("entity") == "order_number" for e in entities)
     return not stated and parse_order_number(latest_text(tracker)) is None
+
+
+def _starting(tracker: Tracker) -> bool:
+    """True while the return form is being activated: Rasa validates the pre-filled slots with
+    the form already the active loop, its activation after the latest user message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "active_loop" and event.get("name") == "return_form":
+            return True
+    return False
 
 
 def _check_carried_over(dispatcher, tracker: Tracker) -> list[EventType]:

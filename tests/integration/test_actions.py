@@ -718,18 +718,19 @@ def test_nothing_returnable_stops_the_form_and_says_why(engine, shop):
 def _start_return(meta: dict, earlier: str, text: str = "I want to return an item", **kw):
     """The return form's validation as Rasa runs it when the form starts: the order number of
     an earlier question is pre-filled."""
-    return run(
-        returns.ValidateReturnForm(),
-        tracker(
-            text,
-            intent="request_return",
-            # As Rasa's activation sends it: the first empty slot requested, no active loop yet.
-            slots={"order_number": earlier, "requested_slot": "return_item"},
-            trailing_slots={"order_number": earlier},
-            metadata=meta,
-            **kw,
-        ),
+    trk = tracker(
+        text,
+        intent="request_return",
+        # As Rasa's activation sends it: the form just made the active loop (after the
+        # message), the first empty slot requested, the pre-filled order number.
+        slots={"order_number": earlier, "requested_slot": "return_item"},
+        trailing_slots={"order_number": earlier},
+        metadata=meta,
+        active_loop="return_form",
+        **kw,
     )
+    trk.events.insert(-1, {"event": "active_loop", "name": "return_form"})
+    return run(returns.ValidateReturnForm(), trk)
 
 
 def test_a_return_after_a_status_question_asks_which_order_when_that_one_cannot_be_returned(
