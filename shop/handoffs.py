@@ -175,16 +175,12 @@ def release_card(session: Session, handoff_id: int, token: str) -> None:
 
 def unposted_to_thread(session: Session, handoff_id: int) -> list[Outgoing]:
     """Customer messages of the hand-off not yet copied to its thread (said before the card)."""
-    rows = session.execute(
-        select(HandoffMessage.id, HandoffMessage.text, HandoffMessage.author)
-        .where(
-            HandoffMessage.handoff_id == handoff_id,
-            HandoffMessage.direction == "to_thread",
-            HandoffMessage.slack_ts.is_(None),
-        )
-        .order_by(HandoffMessage.id)
-    ).all()
-    return [Outgoing(r.id, r.text, r.author) for r in rows]
+    return _outgoing(
+        session,
+        HandoffMessage.handoff_id == handoff_id,
+        HandoffMessage.direction == "to_thread",
+        HandoffMessage.slack_ts.is_(None),
+    )
 
 
 @dataclass(frozen=True)
@@ -309,13 +305,19 @@ class Outgoing:
 
 def outbox(session: Session, conversation_id: str) -> list[Outgoing]:
     """The conversation's undelivered messages for the customer, oldest first."""
+    return _outgoing(
+        session,
+        HandoffMessage.conversation_id == conversation_id,
+        HandoffMessage.direction == "to_customer",
+        HandoffMessage.delivered_at.is_(None),
+    )
+
+
+def _outgoing(session: Session, *conditions) -> list[Outgoing]:
+    """The relayed messages matching ``conditions``, oldest first."""
     rows = session.execute(
         select(HandoffMessage.id, HandoffMessage.text, HandoffMessage.author)
-        .where(
-            HandoffMessage.conversation_id == conversation_id,
-            HandoffMessage.direction == "to_customer",
-            HandoffMessage.delivered_at.is_(None),
-        )
+        .where(*conditions)
         .order_by(HandoffMessage.id)
     ).all()
     return [Outgoing(r.id, r.text, r.author) for r in rows]
