@@ -19,6 +19,7 @@ import io
 import json
 import os
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,10 @@ SIZES = {
     "small": {"n_users": 300, "n_items": 200, "n_ratings": 10_000},
     "medium (ML-100k shape)": {"n_users": 943, "n_items": 1682, "n_ratings": 100_000},
     "large": {"n_users": 3000, "n_items": 3000, "n_ratings": 300_000},
+    # Not in the default run (minutes): MovieLens-1M's shape, for the one-machine limit (#21).
+    "1M (ML-1M shape)": {"n_users": 6040, "n_items": 3706, "n_ratings": 1_000_209},
 }
+DEFAULT_SIZES = ["small", "medium (ML-100k shape)", "large"]
 CALLS = 1000
 
 
@@ -57,6 +61,11 @@ def latency(model: Recommender, customers: np.ndarray, seed: int = 0) -> dict:
     out["max_ms"] = round(float(w.max()), 2)
     out |= {f"cpu_p{q}_ms": round(float(np.percentile(c, q)), 2) for q in (50, 95, 99)}
     return out
+
+
+def peak_rss_mb() -> int:
+    """The process's peak resident memory so far (run one size alone to attribute it)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def artifact_mb(model: Recommender) -> float:
@@ -86,6 +95,7 @@ def bench_frames(label: str, frames: dict, algorithms=("svd", "knn")) -> list[di
             "fit_s": round(fit_s, 2),
             **latency(model, model.customer_ids_),
             "artifact_mb": artifact_mb(model),
+            "peak_rss_mb": peak_rss_mb(),
         }
         print(json.dumps(row), file=sys.stderr, flush=True)
         rows.append(row)
@@ -94,7 +104,7 @@ def bench_frames(label: str, frames: dict, algorithms=("svd", "knn")) -> list[di
 
 def markdown(rows: list[dict]) -> str:
     cols = ["data", "algorithm", "ranker", "customers", "products", "pairs", "fit_s", "p50_ms", "p95_ms",
-            "p99_ms", "max_ms", "cpu_p50_ms", "cpu_p95_ms", "cpu_p99_ms", "artifact_mb"]  # fmt: skip
+            "p99_ms", "max_ms", "cpu_p50_ms", "cpu_p95_ms", "cpu_p99_ms", "artifact_mb", "peak_rss_mb"]  # fmt: skip
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
@@ -110,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also bench the shop in this database (repeatable)",
     )
     parser.add_argument("--evaluate", action="store_true", help="held-out metrics at ML-100k size")
-    parser.add_argument("--sizes", nargs="*", default=list(SIZES), help="which sizes to run")
+    parser.add_argument("--sizes", nargs="*", default=DEFAULT_SIZES, help="which sizes to run")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     args = parser.parse_args(argv)
 

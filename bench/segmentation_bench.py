@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -92,6 +93,8 @@ def bench(sizes: list[int], days: int) -> list[dict]:
                 "k": model.k_,
                 "silhouette": round(model.silhouette_, 3),
                 "ari_planted": agreement["ari"],
+                # Peak of the whole process so far (data generation included).
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
             }
         )
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
@@ -117,13 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"{'customers':>10} {'lines':>10} {'features s':>11} {'fit s':>7} {'total s':>8} "
-            f"{'k':>3} {'silhouette':>10} {'ARI':>6}"
+            f"{'k':>3} {'silhouette':>10} {'ARI':>6} {'peak MB':>8}"
         )
         for r in rows:
             print(
                 f"{r['customers']:>10,} {r['order_lines']:>10,} {r['features_s']:>11.2f} "
                 f"{r['fit_s']:>7.2f} {r['total_s']:>8.2f} {r['k']:>3} {r['silhouette']:>10.3f} "
-                f"{r['ari_planted']:>6.3f}"
+                f"{r['ari_planted']:>6.3f} {r['peak_rss_mb']:>8}"
             )
     return 0
 
