@@ -25,6 +25,7 @@ from pathlib import Path
 from bot.server.endpoints import describe, ensure_tracker_database, write_endpoints
 from bot.server.rasa_model import ROOT, ensure_model, rasa_env
 from bot.server.runner import Service, build_services, effective_credentials
+from shop import settings
 
 SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 PG_URL = os.environ.get("SHOPBOT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -156,7 +157,7 @@ class World:
         self.customers, self.days, self.shop_db, self.keep = customers, days, shop_db, keep
         self.workdir = Path(tempfile.mkdtemp(prefix="shopbot-bench-"))
         self.session_secret = secrets.token_urlsafe(32)
-        self.staff_token = "bench-staff-" + secrets.token_hex(8)
+        self.staff_token = "bench-staff-" + secrets.token_hex(16)
         self.pg_shop_url: str | None = None
         self.db_url = f"sqlite:///{self.workdir / 'shop.db'}"
         self.timings: dict[str, float] = {}
@@ -168,9 +169,11 @@ class World:
             SHOPBOT_MODELS_DIR=str(self.workdir / "analytics-models"),
             SHOPBOT_SESSION_SECRET=self.session_secret,
             SHOPBOT_STAFF_CONSOLE_TOKEN=self.staff_token,
-            RASA_API_TOKEN=secrets.token_hex(12),
+            RASA_API_TOKEN=secrets.token_hex(16),
             PYTHONPATH=str(ROOT),
         )
+        # The servers refuse short secrets: fail here, not after the shop is built.
+        settings.check_secrets(env)
         self.env = env
 
     def build(self) -> None:
