@@ -24,8 +24,7 @@ from pathlib import Path
 
 from bot.server.endpoints import describe, ensure_tracker_database, write_endpoints
 from bot.server.rasa_model import ROOT, ensure_model, rasa_env
-from bot.server.runner import Service, build_services, effective_credentials
-from shop import settings
+from bot.server.runner import Service, build_services, effective_credentials, with_secrets
 
 SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 PG_URL = os.environ.get("SHOPBOT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -169,12 +168,11 @@ class World:
             SHOPBOT_MODELS_DIR=str(self.workdir / "analytics-models"),
             SHOPBOT_SESSION_SECRET=self.session_secret,
             SHOPBOT_STAFF_CONSOLE_TOKEN=self.staff_token,
-            RASA_API_TOKEN=secrets.token_hex(16),
             PYTHONPATH=str(ROOT),
         )
-        # The servers refuse short secrets: fail here, not after the shop is built.
-        settings.check_secrets(env)
-        self.env = env
+        # Random Rasa API token and action-server secret, as `shopbot run` gives them; a short
+        # secret fails here, not after the shop is built.
+        self.env = with_secrets(env)
 
     def build(self) -> None:
         """Builds the demo shop and trains the analytics (timed into ``self.timings``)."""

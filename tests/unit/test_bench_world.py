@@ -14,7 +14,7 @@ def test_the_bench_world_secrets_are_long_enough(monkeypatch, tmp_path):
     world = world_module.World()
     try:
         for setting in (settings.SESSION_SECRET, settings.STAFF_CONSOLE_TOKEN,
-                        settings.RASA_API_TOKEN):  # fmt: skip
+                        settings.RASA_API_TOKEN, settings.ACTION_SECRET):  # fmt: skip
             value = setting.secret_value(world.env)
             assert value is not None and len(value.encode()) >= settings.MIN_SECRET_BYTES
         assert world.env["SHOPBOT_ENV_FILE"] == "off"
