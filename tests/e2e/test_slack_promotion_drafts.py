@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from bot.identity import REFUSAL
 from shop.promotions.admin import set_status
+from shop.promotions.consent import opted_out_ids
 from shop.promotions.targeting import latest_segment_run
 from shop.store import make_engine, session_scope
 from shop.store.models import CustomerSegment
@@ -43,16 +44,21 @@ def shop(assistant):
 
 
 def _smallest_segment(engine) -> tuple[int, int]:
-    """(segment number, customers) of the newest segmentation's smallest segment."""
+    """(segment number, customers eligible now: its members less those who said no more
+    offers) of the newest segmentation's smallest segment."""
     with session_scope(engine) as s:
         run = latest_segment_run(s)
         rows = s.execute(
-            select(CustomerSegment.segment, func.count())
-            .where(CustomerSegment.run_id == run)
-            .group_by(CustomerSegment.segment)
+            select(CustomerSegment.segment, CustomerSegment.customer_id).where(
+                CustomerSegment.run_id == run
+            )
         ).all()
-    segment, size = min(rows, key=lambda row: row[1])
-    return int(segment), int(size)
+        out = opted_out_ids(s)
+    members: dict[int, set[int]] = {}
+    for segment, customer in rows:
+        members.setdefault(int(segment), set()).add(int(customer))
+    segment = min(members, key=lambda seg: len(members[seg]))
+    return segment, len(members[segment] - out)
 
 
 def _new_promotions(engine, before: set[int]) -> list[Promotion]:
@@ -112,7 +118,7 @@ def _press(assistant, channel: str, preview, action_id: str, user: str = STAFF_S
 
 
 def test_a_draft_goes_live_on_confirm_exactly_once(assistant, shop):
-    segment, size = _smallest_segment(shop)
+    segment, eligible = _smallest_segment(shop)
     before = _ids(shop)
     channel, preview = _ask(
         assistant, f"create a 10% offer on kitchenware for segment {segment} for two weeks"
@@ -121,7 +127,7 @@ def test_a_draft_goes_live_on_confirm_exactly_once(assistant, shop):
     assert blocks[0]["text"]["text"].startswith("Draft promotion ")
     fields = "\n".join(f["text"] for f in blocks[1]["fields"])
     assert "*Reward*\n10% off on home" in fields
-    assert f"*Eligible now*\n{size:,} customers" in fields
+    assert f"*Eligible now*\n{eligible:,} customers" in fields
     assert "*Caps*\n1 use per customer" in fields
     actions = next(b for b in blocks if b["type"] == "actions")
     assert [e["text"]["text"] for e in actions["elements"]] == ["Confirm", "Cancel"]
@@ -138,15 +144,15 @@ def test_a_draft_goes_live_on_confirm_exactly_once(assistant, shop):
     assert _new_promotions(shop, before)[0].status == "draft"
 
     done = _press(assistant, channel, preview, "promotion_confirm")
-    assert f"{draft.name} is live: {size} customers got a personal code" in done.params["text"]
+    assert f"{draft.name} is live: {eligible} customers got a personal code" in done.params["text"]
     [live] = _new_promotions(shop, before)
     assert live.status == "active"
-    assert _codes(shop, draft.id) == size
+    assert _codes(shop, draft.id) == eligible
 
     # A second click (or a colleague's) changes nothing and says so.
     again = _press(assistant, channel, preview, "promotion_confirm", user=STAFF_SLACK_USER_2)
     assert f"{draft.name} is already live" in again.params["text"]
-    assert _codes(shop, draft.id) == size
+    assert _codes(shop, draft.id) == eligible
     assert [p.status for p in _new_promotions(shop, before)] == ["active"]
 
 
