@@ -28,8 +28,8 @@ from shop.store.models import utcnow
 from shop.store.promotion_models import Promotion
 
 OPTED_OUT = (
-    "Done: you won't get any more offers from me. If you change your mind, our support team "
-    "can turn them back on."
+    "Done: you won't get any more offers from me. If you change your mind, just say \"send me "
+    'offers again".'
 )
 OPTED_IN = (
     'Done: I\'ll show you personal offers again when you have one. Say "no more offers" any '
