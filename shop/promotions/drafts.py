@@ -89,7 +89,10 @@ class DraftPreview:
         return [
             ("Reward", f"{self.reward} {self.where}"),
             ("Who", "; ".join(self.segments)),
-            ("Eligible now", f"{self.eligible:,} customers (less those who said no more offers)"),
+            (
+                "Eligible now",
+                f"{self.eligible:,} customers (not counting those who said no more offers)",
+            ),
             ("From", f"{self.starts_at:%d %b %Y %H:%M} UTC"),
             ("Until", f"{until}, inclusive"),
             ("Caps", self.caps()),
