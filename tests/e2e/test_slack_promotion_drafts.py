@@ -1,12 +1,14 @@
 """Staff create a promotion in words on Slack, end to end (real Rasa and action servers, the
 Slack stand-in, requests signed as Slack signs them): the request makes a draft and a Block Kit
 preview with Confirm / Cancel; nothing is live before Confirm; Confirm makes it live once (a
-second Confirm is answered politely); Cancel discards it; anyone else is refused."""
+second Confirm is answered politely); Cancel discards it; anyone else is refused. The staff
+console gets the same preview as text with the two buttons."""
 
 from __future__ import annotations
 
 import json
 import urllib.parse
+import urllib.request
 import uuid
 
 import pytest
@@ -21,7 +23,7 @@ from shop.store.models import CustomerSegment
 from shop.store.promotion_models import Promotion, PromotionCode
 from support.abuse_support import slack_event
 from support.handoff_support import post_slack
-from support.servers import STAFF_SLACK_USER, STAFF_SLACK_USER_2
+from support.servers import STAFF_CONSOLE_TOKEN, STAFF_SLACK_USER, STAFF_SLACK_USER_2
 from support.slack_client import post, posts_to
 
 pytestmark = pytest.mark.rasa
@@ -199,3 +201,37 @@ def test_customers_and_outsiders_are_refused(assistant, shop):
     assert [r.get("text") for r in assistant.say(payload, sender=sender)] == [REFUSAL]
     assert [p.status for p in _new_promotions(shop, before)] == ["draft"]
     _press(assistant, preview.params["channel"], preview, "promotion_cancel")
+
+
+def _console(assistant, sender: str, text: str) -> list[dict]:
+    """The staff console's replies (bearer token), as scripts/staff-console gets them."""
+    req = urllib.request.Request(
+        f"{assistant.rasa_url}/webhooks/staff/webhook",
+        data=json.dumps({"sender": sender, "message": text}).encode(),
+        headers={"Content-Type": "application/json",
+                 "Authorization": f"Bearer {STAFF_CONSOLE_TOKEN}"},
+    )  # fmt: skip
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.loads(resp.read())
+
+
+def test_the_staff_console_drafts_and_confirms_with_its_buttons(assistant, shop):
+    segment, eligible = _smallest_segment(shop)
+    before = _ids(shop)
+    sender = f"console-{uuid.uuid4().hex[:6]}"
+    [preview] = _console(
+        assistant, sender, f"create an offer of 10% for segment {segment} for a month"
+    )
+    assert preview["text"].startswith("Draft promotion ")
+    assert f"- Eligible now: {eligible:,} customers" in preview["text"]
+    confirm, cancel = preview["buttons"]
+    assert (confirm["title"], cancel["title"]) == ("Confirm", "Cancel")
+    [draft] = _new_promotions(shop, before)
+    assert draft.status == "draft"
+    # The console client sends a pressed button's payload as the message.
+    [done] = _console(assistant, sender, confirm["payload"])
+    assert done["text"].startswith(f"{draft.name} is live: {eligible} customers")
+    [again] = _console(assistant, sender, confirm["payload"])
+    assert "is already live" in again["text"]
+    assert [p.status for p in _new_promotions(shop, before)] == ["active"]
+    assert _codes(shop, draft.id) == eligible
