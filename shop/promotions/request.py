@@ -1,8 +1,11 @@
 """A promotion asked for in words ("create a 10% offer on kitchenware for lapsed customers for two
 weeks") read into its terms, or a question saying what is missing or unknown.
 
-Nothing is guessed: no reward, a segment or a category the shop does not have, an end in the past
-each give an :class:`UnclearRequest` whose message says what to say instead. What may be left out
+Nothing is guessed: no reward, two rewards, a segment or a category the shop does not have, a
+date that does not exist each give an :class:`UnclearRequest` whose message says what to say
+instead. The limits of the terms themselves (a percentage at most 100, a positive budget or cap,
+the end after the start) are checked where every promotion is checked, by
+``shop.promotions.admin.create_promotion``, when the draft is made. What may be left out
 gets a default the preview shows: the window (:data:`DEFAULT_DAYS` days from now), one use per
 customer, no budget and no global cap beyond the eligible customers.
 
@@ -116,13 +119,9 @@ def _budget_and_cap(text: _Text) -> tuple[Decimal | None, int | None]:
     if m := _BUDGET.search(text.text):
         budget = Decimal((m.group(1) or m.group(2)).replace(",", ""))
         text.take(m)
-        if budget <= 0:
-            raise UnclearRequest("bad_budget", "A budget must be more than 0.")
     if m := _CAP.search(text.text):
         cap = int((m.group(1) or m.group(2)).replace(",", ""))
         text.take(m)
-        if cap < 1:
-            raise UnclearRequest("bad_cap", "A cap on uses must be at least 1.")
     return budget, cap
 
 
@@ -151,12 +150,7 @@ def _reward(text: _Text) -> tuple[str, Decimal]:
         )
     for _, m in found:
         text.take(m)
-    kind, value = values.pop()
-    if value <= 0 or (kind == "percent" and value > 100):
-        raise UnclearRequest(
-            "bad_reward", "A percentage off is more than 0 and at most 100; an amount more than 0."
-        )
-    return kind, value
+    return values.pop()
 
 
 # ---- the window ---------------------------------------------------------------------------------
@@ -372,8 +366,6 @@ def parse_promotion_request(
         raise UnclearRequest(
             "no_segment", f"Which customers is the offer for? {segment_list(segments)}"
         )
-    if ends_at <= now:
-        raise UnclearRequest("bad_window", "That end date has passed; when should it end?")
     return PromotionRequest(
         reward_kind=kind,
         reward_value=value,

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from analytics.reports.promotion_draft import CANCEL, CONFIRM, draft_blocks
 from shop.promotions.drafts import cancel_draft, confirm_draft, create_draft, preview
+from shop.promotions.errors import InvalidPromotion
 from shop.promotions.request import parse_promotion_request
 from shop.promotions.targeting import segment_labels
 from shop.store import session_scope
@@ -80,6 +81,21 @@ def test_a_draft_and_its_preview(engine, shop):
     assert _codes(engine, view.id) == 0
     # The same request again gets a name of its own.
     assert _draft(engine).name == "lapsed-10pct-home-20261206-2"
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("150% off for the lapsed customers", "a percentage reward is more than 0 and at most 100"),
+        ("10% off for lapsed customers, budget of £0", "the budget must be more than 0"),
+        ("10% off for lapsed customers, capped at 0 uses", "the global cap must be at least 1"),
+    ],
+)
+def test_terms_out_of_bounds_are_refused_where_every_promotion_is_checked(engine, shop, text, says):
+    with pytest.raises(InvalidPromotion, match=says):
+        _draft(engine, text)
+    with session_scope(engine) as s:
+        assert s.execute(select(func.count()).select_from(Promotion)).scalar() == 0
 
 
 def test_the_slack_preview_has_the_terms_and_both_buttons(engine, shop):
