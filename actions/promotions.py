@@ -1,26 +1,43 @@
-"""Offers and experiments in the chat: a customer's "no more offers", and staff asking how an
-experiment is doing or pausing a promotion (staff channel only)."""
+"""Offers and experiments in the chat: a customer's "no more offers" (and "send me offers again"),
+and staff creating a promotion in words, asking how an experiment is doing or pausing a promotion
+(staff channel only)."""
 
 from __future__ import annotations
+
+import json
+import re
 
 from rasa_sdk.events import EventType
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
-from actions.common import ShopAction, latest_text, verified_customer
+from actions.common import ShopAction, latest_entity, latest_text, verified_customer
 from actions.staff import StaffAction
 from analytics.experiments.staff_report import experiment_staff_report
 from analytics.reports.base import StaffReport
-from bot.identity import REFUSAL, is_staff
+from analytics.reports.promotion_draft import draft_blocks
+from bot.identity import REFUSAL, SLACK_CHANNEL, is_staff
 from shop.promotions.admin import set_status
-from shop.promotions.consent import record_choice
+from shop.promotions.consent import opted_out, record_choice
+from shop.promotions.drafts import cancel_draft, confirm_draft, create_draft, preview
 from shop.promotions.errors import InvalidPromotion
+from shop.promotions.request import UnclearRequest, parse_promotion_request
+from shop.promotions.targeting import segment_labels
 from shop.store import get_engine, session_scope
+from shop.store.models import utcnow
 from shop.store.promotion_models import Promotion
 
 OPTED_OUT = (
-    "Done: you won't get any more offers from me. If you change your mind, our support team "
-    "can turn them back on."
+    "Done: you won't get any more offers from me. If you change your mind, just say \"send me "
+    'offers again".'
+)
+OPTED_IN = (
+    'Done: I\'ll show you personal offers again when you have one. Say "no more offers" any '
+    "time to stop them."
+)
+ALREADY_OPTED_IN = "You already get personal offers from me; there's nothing to turn back on."
+GUEST_OFFERS = (
+    "Personal offers are for signed-in customers: sign in and ask me again if you'd like them."
 )
 GUEST_NO_OFFERS = (
     "I only make personal offers to signed-in customers, so there's nothing to stop for you. "
@@ -42,6 +59,25 @@ class ActionStopOffers(ShopAction):
             record_choice(session, customer_id, "opt_out", reason=latest_text(tracker),
                           source="chat")  # fmt: skip
         dispatcher.utter_message(text=OPTED_OUT)
+        return []
+
+
+class ActionResumeOffers(ShopAction):
+    """ "Send me offers again": an opt-in in the consent ledger (the newest choice counts)."""
+
+    NAME = "action_resume_offers"
+
+    def work(self, dispatcher, tracker, domain: DomainDict) -> list[EventType]:
+        customer_id = verified_customer(tracker)
+        if customer_id is None:
+            dispatcher.utter_message(text=GUEST_OFFERS)
+            return []
+        with session_scope() as session:
+            was_out = opted_out(session, customer_id)
+            if was_out:
+                record_choice(session, customer_id, "opt_in", reason=latest_text(tracker),
+                              source="chat")  # fmt: skip
+        dispatcher.utter_message(text=OPTED_IN if was_out else ALREADY_OPTED_IN)
         return []
 
 
@@ -89,3 +125,68 @@ class ActionPausePromotion(ShopAction):
             f"(`shopbot promotion resume {name}`)."
         )
         return []
+
+
+# The preview's buttons send the intent back with the draft's id ("confirm 12" / "cancel 12").
+CHOICE = re.compile(r"(confirm|cancel) (\d{1,12})")
+
+
+def choice_payload(choice: str, promotion_id: int) -> str:
+    """The message a preview button sends: the intent with the choice as an entity."""
+    entity = json.dumps({"promotion_choice": f"{choice} {promotion_id}"})
+    return f"/create_promotion{entity}"
+
+
+class ActionCreatePromotion(ShopAction):
+    """Staff: "create a 10% offer on kitchenware for lapsed customers for two weeks" → a draft
+    and its preview with Confirm / Cancel; the buttons come back here (``promotion_choice``).
+    Nothing goes live before Confirm, and Confirm makes it live once."""
+
+    NAME = "action_create_promotion"
+
+    def work(self, dispatcher, tracker, domain: DomainDict) -> list[EventType]:
+        metadata = (tracker.latest_message or {}).get("metadata")
+        channel = tracker.get_latest_input_channel()
+        if not is_staff(channel, metadata):
+            dispatcher.utter_message(text=REFUSAL)
+            return []
+        choice = latest_entity(tracker, "promotion_choice")
+        if choice is not None:
+            dispatcher.utter_message(text=decide(choice))
+            return []
+        now = utcnow()
+        try:
+            with session_scope() as session:
+                request = parse_promotion_request(
+                    latest_text(tracker), segment_labels(session), now
+                )
+                draft = create_draft(session, request, now)
+                view = preview(session, draft, request)
+        except (UnclearRequest, InvalidPromotion) as err:
+            dispatcher.utter_message(text=str(err))
+            return []
+        confirm, cancel = choice_payload("confirm", view.id), choice_payload("cancel", view.id)
+        if channel == SLACK_CHANNEL:
+            dispatcher.utter_message(json_message=draft_blocks(view, confirm, cancel))
+        else:
+            dispatcher.utter_message(
+                text=view.to_text(),
+                buttons=[
+                    {"title": "Confirm", "payload": confirm},
+                    {"title": "Cancel", "payload": cancel},
+                ],
+            )
+        return []
+
+
+def decide(choice: str) -> str:
+    """What pressing Confirm or Cancel on a preview did, in words."""
+    match = CHOICE.fullmatch(choice.strip())
+    if match is None:
+        return "I can't tell which draft that button was for. Ask me again to make a new one."
+    with session_scope() as session:
+        if match.group(1) == "confirm":
+            decision = confirm_draft(session, int(match.group(2)))
+        else:
+            decision = cancel_draft(session, int(match.group(2)))
+    return decision.message()

@@ -160,6 +160,13 @@ SLACK_API_BASE_URL = _setting(
     "SLACK_API_BASE_URL", None, "Slack's Web API address (tests point it at a stand-in)"
 )
 
+PROMOTION_DRAFT_HOURS = _setting(
+    "SHOPBOT_PROMOTION_DRAFT_HOURS",
+    "24",
+    "hours a promotion drafted from Slack or the staff console can be confirmed; after that its "
+    "Confirm button is refused and staff ask again",
+)
+
 # ---- hand-offs to the team (Slack) -------------------------------------------------------------
 SLACK_SUPPORT_CHANNEL = _setting(
     "SHOPBOT_SLACK_SUPPORT_CHANNEL",

@@ -40,6 +40,7 @@ STAFF_INTENTS = frozenset(
         "sales_report",
         "experiment_report",
         "pause_promotion",
+        "create_promotion",
         "handoff_list",
         "handoff_stats",
     }

@@ -5,6 +5,7 @@ socket.io channels). Every test saves a screenshot under test-output/screenshots
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -329,6 +330,118 @@ def test_phone_sized_screen(browser, assistant):
         shot(page, "08-phone")
     finally:
         context.close()
+
+
+def _live_offer_for(assistant, customer_id: int, name: str, percent: int) -> str:
+    """A live promotion with a code for ``customer_id`` only (its target matches nobody, so no
+    other test's customer is offered it); its code."""
+    import datetime as dt
+
+    from shop.promotions.admin import create_promotion, set_status
+    from shop.promotions.codes import new_code
+    from shop.store import make_engine, session_scope
+    from shop.store.models import utcnow
+    from shop.store.promotion_models import PromotionCode
+
+    now, code = utcnow(), new_code()
+    with session_scope(make_engine(assistant.db_url)) as s:
+        p = create_promotion(
+            s, name=name, target={"rule": {"spend_min": 10**9}}, reward_kind="percent",
+            reward_value=percent, starts_at=now - dt.timedelta(hours=1),
+            ends_at=now + dt.timedelta(days=7),
+        )  # fmt: skip
+        set_status(s, p.id, "active")
+        s.add(PromotionCode(code=code, promotion_id=p.id, customer_id=customer_id))
+    return code
+
+
+def _end_promotions(assistant, names: list[str]) -> None:
+    from shop.promotions.admin import set_status
+    from shop.store import make_engine, session_scope
+
+    with session_scope(make_engine(assistant.db_url)) as s:
+        for name in names:
+            set_status(s, name, "ended")
+
+
+def test_an_offer_seen_once_declined_then_asked_for_again(page, assistant):
+    from sqlalchemy import select
+
+    from actions.promotions import OPTED_IN, OPTED_OUT
+    from shop.store import make_engine, session_scope
+    from shop.store.promotion_models import Exposure, OfferConsent, Promotion
+
+    # The last demo account on the sign-in list: not one the other tests sign in as.
+    page.wait_for_function("() => document.querySelectorAll('#signin-select option').length > 2")
+    option = page.locator("#signin-select option").last
+    customer_id, first_name = int(option.get_attribute("value")), option.inner_text().split()[0]
+    suffix = uuid.uuid4().hex[:6]
+    names = [f"browser-offer-{suffix}", f"browser-offer-again-{suffix}"]
+    code = _live_offer_for(assistant, customer_id, names[0], 15)
+    try:
+        page.select_option("#signin-select", str(customer_id))
+        page.click("#signin-button")
+        expect(page.locator("#signed-in-name")).to_contain_text(first_name)
+        open_chat(page)
+
+        first = " ".join(say(page, "can you recommend something for me?"))
+        assert "you have 15% off your next order until" in first and code in first
+        expect(page.locator(".msg-bot .bubble", has_text=code)).to_have_count(1)
+        shot(page, "offer-shown")
+
+        assert say(page, "no more offers") == [OPTED_OUT]
+        later = " ".join(say(page, "what would you recommend?"))
+        assert "By the way" not in later and "SB-" not in later
+        expect(page.locator(".msg-bot .bubble", has_text=code)).to_have_count(1)
+        shot(page, "offer-declined")
+
+        engine = make_engine(assistant.db_url)
+        with session_scope(engine) as s:
+            promotion_id = s.execute(
+                select(Promotion.id).where(Promotion.name == names[0])
+            ).scalar_one()
+            ledger = s.execute(
+                select(OfferConsent.choice, OfferConsent.reason, OfferConsent.source).where(
+                    OfferConsent.customer_id == customer_id
+                )
+            ).all()
+            exposures = s.execute(
+                select(Exposure.channel).where(
+                    Exposure.customer_id == customer_id, Exposure.promotion_id == promotion_id
+                )
+            ).all()
+        assert ledger == [("opt_out", "no more offers", "chat")]
+        assert len(exposures) == 1
+
+        # "Send me offers again": an opt-in in the ledger, and the next new offer is shown.
+        assert say(page, "send me offers again") == [OPTED_IN]
+        again_code = _live_offer_for(assistant, customer_id, names[1], 20)
+        resumed = " ".join(say(page, "can you recommend something for me?"))
+        assert "you have 20% off your next order" in resumed and again_code in resumed
+        with session_scope(engine) as s:
+            choices = (
+                s.execute(
+                    select(OfferConsent.choice)
+                    .where(OfferConsent.customer_id == customer_id)
+                    .order_by(OfferConsent.id)
+                )
+                .scalars()
+                .all()
+            )
+        assert choices == ["opt_out", "opt_in"]
+        shot(page, "offer-resumed")
+    finally:
+        _end_promotions(assistant, [n for n in names if _exists(assistant, n)])
+
+
+def _exists(assistant, name: str) -> bool:
+    from sqlalchemy import select
+
+    from shop.store import make_engine, session_scope
+    from shop.store.promotion_models import Promotion
+
+    with session_scope(make_engine(assistant.db_url)) as s:
+        return s.execute(select(Promotion.id).where(Promotion.name == name)).first() is not None
 
 
 def test_error_state_when_rasa_stops(page, assistant):
