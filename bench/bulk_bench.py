@@ -1,14 +1,17 @@
 """Bulk loads: the default demo shop written to SQLite, to PostgreSQL with COPY and to PostgreSQL
 with executemany (as before COPY), in one run, interleaved, each into a fresh database; and an
-Online Retail workbook of 100,000 rows read by calamine and by openpyxl's read-only mode.
+Online Retail workbook of 100,000 rows read by calamine and by openpyxl's read-only mode; with
+``--import-lines N``, also an Online Retail-shaped transactions CSV of N lines (the UCI file has
+541,909) imported by ``shopbot import transactions``'s code into each store, interleaved.
 
     .venv/bin/python -m bench.bulk_bench [--pg postgresql://postgres@127.0.0.1:5432/postgres]
-        [--rounds 2]
+        [--rounds 2] [--import-lines 547000] [--skip-demo]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import platform
 import tempfile
@@ -20,7 +23,9 @@ from sqlalchemy import create_engine, text
 
 from shop.demo import build as demo_build
 from shop.demo import build_demo
-from shop.store import make_engine, upgrade
+from shop.importers import batches
+from shop.importers.transactions import import_transactions
+from shop.store import bulk, make_engine, upgrade
 
 
 def _fresh_pg(admin, base_url: str):
@@ -48,45 +53,118 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--import-lines", type=int, default=0, help="also time a CSV import")
+    parser.add_argument("--skip-demo", action="store_true", help="no demo builds, no XLSX")
     args = parser.parse_args()
     admin = create_engine(args.pg, isolation_level="AUTOCOMMIT", future=True)
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores; load average before "
-          f"{os.getloadavg()[0]:.1f}; default demo shop, {args.rounds} rounds.\n")  # fmt: skip
-    times: dict[str, list[float]] = {
-        "SQLite": [],
-        "PostgreSQL, COPY": [],
-        "PostgreSQL, no COPY": [],
-    }
-    rows = 0
-    real_uses_copy = demo_build.uses_copy
-    for _ in range(args.rounds):
-        with tempfile.TemporaryDirectory() as tmp:
-            seconds, rows = _build(make_engine(f"sqlite:///{Path(tmp) / 'demo.db'}"))
-            times["SQLite"].append(seconds)
-        for label, copy in (("PostgreSQL, COPY", True), ("PostgreSQL, no COPY", False)):
-            demo_build.uses_copy = real_uses_copy if copy else (lambda _conn: False)
-            name, engine = _fresh_pg(admin, args.pg)
-            try:
-                times[label].append(_build(engine)[0])
-            finally:
-                demo_build.uses_copy = real_uses_copy
-                _drop(admin, name)
+          f"{os.getloadavg()[0]:.1f}; {args.rounds} rounds.\n")  # fmt: skip
+    if not args.skip_demo:
+        _demo_builds(admin, args)
+        _xlsx()
+    if args.import_lines:
+        _imports(admin, args)
+    print(f"\nLoad average after {os.getloadavg()[0]:.1f}.")
+
+
+def _stores(admin, base_url: str):
+    """(label, engine factory, cleanup) for SQLite, PostgreSQL with COPY and without."""
+    real_uses_copy = bulk.uses_copy
+    for label, copy in (
+        ("SQLite", None),
+        ("PostgreSQL, COPY", True),
+        ("PostgreSQL, no COPY", False),
+    ):
+        if copy is None:
+            with tempfile.TemporaryDirectory() as tmp:
+                engine = make_engine(f"sqlite:///{Path(tmp) / 'shop.db'}")
+                yield label, engine
+                engine.dispose()
+            continue
+        patched = real_uses_copy if copy else (lambda _conn: False)
+        demo_build.uses_copy = batches.uses_copy = patched
+        name, engine = _fresh_pg(admin, base_url)
+        try:
+            yield label, engine
+        finally:
+            demo_build.uses_copy = batches.uses_copy = real_uses_copy
+            engine.dispose()
+            _drop(admin, name)
+
+
+def _table(title: str, times: dict[str, list[float]]) -> None:
     best = {k: min(v) for k, v in times.items()}
-    print("| store | build (best of rounds) | all rounds | vs SQLite |")
+    print(f"| store | {title} (best of rounds) | all rounds | vs SQLite |")
     print("|---|---|---|---|")
     for label, values in times.items():
         shown = ", ".join(f"{v:.1f}" for v in values)
         print(
             f"| {label} | {best[label]:.1f} s | {shown} s | {best[label] / best['SQLite']:.2f}× |"
         )
+
+
+def _demo_builds(admin, args) -> None:
+    """The default demo shop built into each store, interleaved."""
+    times: dict[str, list[float]] = {}
+    rows = 0
+    for _ in range(args.rounds):
+        for label, engine in _stores(admin, args.pg):
+            seconds, rows = _build(engine)
+            times.setdefault(label, []).append(seconds)
+    _table("demo build", times)
     print(f"\n{rows:,} rows per build.\n")
-    _xlsx()
-    print(f"\nLoad average after {os.getloadavg()[0]:.1f}.")
+
+
+def _imports(admin, args) -> None:
+    """An Online Retail-shaped transactions CSV imported into each store, interleaved; the
+    reports must agree (same rows kept and dropped)."""
+    times: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _transactions_csv(Path(tmp) / "online_retail.csv", args.import_lines)
+        reports = {}
+        for _ in range(args.rounds):
+            for label, engine in _stores(admin, args.pg):
+                upgrade(engine)
+                t0 = time.perf_counter()
+                report = import_transactions(engine, path)
+                times.setdefault(label, []).append(time.perf_counter() - t0)
+                reports[label] = report.to_dict()
+    print(f"\n{args.import_lines:,}-line transactions CSV (`shopbot import transactions`):\n")
+    _table("import", times)
+    timing = {"seconds", "imported_at"}
+    same = len({repr(sorted((k, str(v)) for k, v in r.items() if k not in timing))
+                for r in reports.values()}) == 1  # fmt: skip
+    print(f"\nSame import report from every store: {'yes' if same else 'NO'}.")
+
+
+def _transactions_csv(path: Path, lines: int, seed: int = 5) -> Path:
+    """Online Retail's layout and proportions: ~20 lines per invoice, ~4,000 products and
+    customers, 2 % cancellations, a quarter of the lines without a customer (guests)."""
+    import random
+
+    r = random.Random(seed)
+    start = dt.datetime(2010, 12, 1, 8, 0)
+    with path.open("w") as out:
+        out.write(
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        )
+        k = written = 0
+        while written < lines:
+            invoice = f"C{536000 + k}" if r.random() < 0.02 else f"{536000 + k}"
+            when = (start + dt.timedelta(minutes=20 * k)).strftime("%m/%d/%Y %H:%M")
+            customer = "" if r.random() < 0.25 else str(12000 + r.randrange(4300))
+            for _ in range(min(lines - written, r.randint(1, 40))):
+                item = r.randrange(4000)
+                qty = -r.randint(1, 6) if invoice[0] == "C" else r.choice([1, 2, 3, 4, 6, 12, 24])
+                out.write(f'{invoice},{84000 + item},"HANGING HEART HOLDER, NO {item}",{qty},{when},'
+                          f"{0.5 + item % 97 / 10:.2f},{customer},United Kingdom\n")  # fmt: skip
+                written += 1
+            k += 1
+    return path
 
 
 def _xlsx(n: int = 100_000) -> None:
     import builtins
-    import datetime as dt
     import random
 
     import openpyxl
