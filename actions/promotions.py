@@ -12,11 +12,11 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from actions.common import ShopAction, latest_entity, latest_text, verified_customer
-from actions.staff import StaffAction
+from actions.staff import StaffAction, refused_unless_staff
 from analytics.experiments.staff_report import experiment_staff_report
 from analytics.reports.base import StaffReport
 from analytics.reports.promotion_draft import draft_blocks
-from bot.identity import REFUSAL, SLACK_CHANNEL, is_staff
+from bot.identity import SLACK_CHANNEL
 from shop.promotions.admin import set_status
 from shop.promotions.consent import opted_out, record_choice
 from shop.promotions.drafts import cancel_draft, confirm_draft, create_draft, preview
@@ -106,9 +106,7 @@ class ActionPausePromotion(ShopAction):
     NAME = "action_pause_promotion"
 
     def work(self, dispatcher, tracker, domain: DomainDict) -> list[EventType]:
-        metadata = (tracker.latest_message or {}).get("metadata")
-        if not is_staff(tracker.get_latest_input_channel(), metadata):
-            dispatcher.utter_message(text=REFUSAL)
+        if refused_unless_staff(dispatcher, tracker):
             return []
         name = promotion_named(latest_text(tracker))
         if name is None:
@@ -145,11 +143,9 @@ class ActionCreatePromotion(ShopAction):
     NAME = "action_create_promotion"
 
     def work(self, dispatcher, tracker, domain: DomainDict) -> list[EventType]:
-        metadata = (tracker.latest_message or {}).get("metadata")
-        channel = tracker.get_latest_input_channel()
-        if not is_staff(channel, metadata):
-            dispatcher.utter_message(text=REFUSAL)
+        if refused_unless_staff(dispatcher, tracker):
             return []
+        channel = tracker.get_latest_input_channel()
         choice = latest_entity(tracker, "promotion_choice")
         if choice is not None:
             dispatcher.utter_message(text=decide(choice))

@@ -37,15 +37,22 @@ QUESTION_WORDS = re.compile(
 )
 
 
+def refused_unless_staff(dispatcher, tracker: Tracker) -> bool:
+    """True, after the polite refusal, unless the message came from staff on a staff channel."""
+    metadata = (tracker.latest_message or {}).get("metadata")
+    if is_staff(tracker.get_latest_input_channel(), metadata):
+        return False
+    dispatcher.utter_message(text=REFUSAL)
+    return True
+
+
 class StaffAction(ShopAction, ABC):
     """Refuses non-staff; staff get the report of :meth:`report`."""
 
     def work(self, dispatcher, tracker, domain: DomainDict) -> list[EventType]:
-        metadata = (tracker.latest_message or {}).get("metadata")
-        channel = tracker.get_latest_input_channel()
-        if not is_staff(channel, metadata):
-            dispatcher.utter_message(text=REFUSAL)
+        if refused_unless_staff(dispatcher, tracker):
             return []
+        channel = tracker.get_latest_input_channel()
         try:
             report = self.report(tracker)
         except ShopbotError as err:  # unknown SKU, nothing trained yet, no sales in the period
