@@ -95,3 +95,18 @@ def build_shop(engine) -> dict:
             "kettle_line": delivered.items[0].id,
             "mug_line": delivered.items[1].id,
         }
+
+
+def store_segments(engine, labels: dict[int, tuple[int, str]]) -> int:
+    """A stored segmentation run: ``{customer_id: (segment number, label)}``; the run's id."""
+    from shop.store.models import AnalyticsRun, CustomerSegment
+
+    with session_scope(engine) as s:
+        run = AnalyticsRun(kind="segments", model_version="test")
+        s.add(run)
+        s.flush()
+        s.add_all(
+            CustomerSegment(run_id=run.id, customer_id=cid, segment=seg, label=label)
+            for cid, (seg, label) in labels.items()
+        )
+        return run.id

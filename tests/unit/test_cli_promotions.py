@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shop.store import session_scope
-from shop.store.models import AnalyticsRun, CustomerSegment
-from support.shop_data import build_shop
+from support.shop_data import build_shop, store_segments
 
 SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 
@@ -19,16 +17,7 @@ SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 @pytest.fixture
 def run(engine, sqlite_url, tmp_path):
     ids = build_shop(engine)
-    with session_scope(engine) as s:
-        r = AnalyticsRun(kind="segments", model_version="test")
-        s.add(r)
-        s.flush()
-        s.add_all(
-            [
-                CustomerSegment(run_id=r.id, customer_id=ids["ada"], segment=0, label="At risk"),
-                CustomerSegment(run_id=r.id, customer_id=ids["bob"], segment=1, label="Loyal"),
-            ]
-        )
+    store_segments(engine, {ids["ada"]: (0, "At risk"), ids["bob"]: (1, "Loyal")})
     env = {"DATABASE_URL": sqlite_url, "SHOPBOT_ENV_FILE": "off", "PATH": "/usr/bin:/bin",
            "SHOPBOT_MODELS_DIR": str(tmp_path / "models")}  # fmt: skip
 

@@ -15,10 +15,9 @@ from shop.promotions.errors import InvalidPromotion
 from shop.promotions.request import parse_promotion_request
 from shop.promotions.targeting import segment_labels
 from shop.store import session_scope
-from shop.store.models import AnalyticsRun, CustomerSegment
 from shop.store.promotion_models import Promotion, PromotionCode
 from support.race import race
-from support.shop_data import build_shop
+from support.shop_data import build_shop, store_segments
 
 NOW = dt.datetime(2026, 12, 6, 9, 30)
 
@@ -30,18 +29,8 @@ def shop(engine):
 
 def _shop(engine):
     ids = build_shop(engine)
-    with session_scope(engine) as s:
-        run = AnalyticsRun(kind="segments", model_version="test")
-        s.add(run)
-        s.flush()
-        s.add_all(
-            [
-                CustomerSegment(run_id=run.id, customer_id=ids["ada"], segment=0,
-                                label="Lapsed customers"),
-                CustomerSegment(run_id=run.id, customer_id=ids["bob"], segment=1,
-                                label="Home enthusiasts — 1 order/month, 1,500/month"),
-            ]
-        )  # fmt: skip
+    store_segments(engine, {ids["ada"]: (0, "Lapsed customers"),
+                            ids["bob"]: (1, "Home enthusiasts — 1 order/month, 1,500/month")})  # fmt: skip
     return ids
 
 

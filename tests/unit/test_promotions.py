@@ -16,10 +16,10 @@ from shop.promotions.errors import CodeRefused, InvalidPromotion
 from shop.promotions.redemption import redeem_code
 from shop.promotions.targeting import eligible_customer_ids
 from shop.store import session_scope
-from shop.store.models import AnalyticsRun, CustomerSegment, Order
+from shop.store.models import Order
 from shop.store.promotion_models import PromotionCode, PromotionRedemption
 from support.race import race
-from support.shop_data import build_shop
+from support.shop_data import build_shop, store_segments
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
 START, END = dt.datetime(2026, 11, 15), dt.datetime(2026, 11, 29)
@@ -27,18 +27,8 @@ START, END = dt.datetime(2026, 11, 15), dt.datetime(2026, 11, 29)
 
 def _segments(engine, ids):
     """A stored segmentation: Ada is "At risk home lovers" (0), Bob "Loyal regulars" (1)."""
-    with session_scope(engine) as s:
-        run = AnalyticsRun(kind="segments", model_version="test")
-        s.add(run)
-        s.flush()
-        s.add_all(
-            [
-                CustomerSegment(run_id=run.id, customer_id=ids["ada"], segment=0,
-                                label="At risk home lovers"),
-                CustomerSegment(run_id=run.id, customer_id=ids["bob"], segment=1,
-                                label="Loyal regulars"),
-            ]
-        )  # fmt: skip
+    store_segments(engine, {ids["ada"]: (0, "At risk home lovers"),
+                            ids["bob"]: (1, "Loyal regulars")})  # fmt: skip
 
 
 def _promotion(engine, name="home10", *, segments=("at risk", "loyal"), activate=True, **kw):
