@@ -12,7 +12,7 @@ import urllib.request
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.identity import REFUSAL
 from shop.promotions.admin import set_status
@@ -20,10 +20,11 @@ from shop.promotions.consent import opted_out_ids
 from shop.promotions.targeting import latest_segment_run
 from shop.store import make_engine, session_scope
 from shop.store.models import CustomerSegment
-from shop.store.promotion_models import Promotion, PromotionCode
+from shop.store.promotion_models import Promotion
 from support.abuse_support import slack_event
 from support.handoff_support import post_slack
 from support.servers import STAFF_CONSOLE_TOKEN, STAFF_SLACK_USER, STAFF_SLACK_USER_2
+from support.shop_data import code_count
 from support.slack_client import post, posts_to
 
 pytestmark = pytest.mark.rasa
@@ -73,15 +74,6 @@ def _new_promotions(engine, before: set[int]) -> list[Promotion]:
 def _ids(engine) -> set[int]:
     with session_scope(engine) as s:
         return set(s.execute(select(Promotion.id)).scalars())
-
-
-def _codes(engine, promotion_id: int) -> int:
-    with session_scope(engine) as s:
-        return s.execute(
-            select(func.count())
-            .select_from(PromotionCode)
-            .where(PromotionCode.promotion_id == promotion_id)
-        ).scalar()
 
 
 def _blocks(message) -> list[dict]:
@@ -138,7 +130,7 @@ def test_a_draft_goes_live_on_confirm_exactly_once(assistant, shop):
     [draft] = _new_promotions(shop, before)
     assert (draft.status, draft.categories, draft.target) == ("draft", ["home"],
                                                               {"segments": [str(segment)]})  # fmt: skip
-    assert _codes(shop, draft.id) == 0  # nothing live before Confirm
+    assert code_count(shop, draft.id) == 0  # nothing live before Confirm
 
     # Someone not on the staff list presses Confirm: refused, still a draft.
     refused = _press(assistant, channel, preview, "promotion_confirm", user=OUTSIDER)
@@ -149,12 +141,12 @@ def test_a_draft_goes_live_on_confirm_exactly_once(assistant, shop):
     assert f"{draft.name} is live: {eligible} customers got a personal code" in done.params["text"]
     [live] = _new_promotions(shop, before)
     assert live.status == "active"
-    assert _codes(shop, draft.id) == eligible
+    assert code_count(shop, draft.id) == eligible
 
     # A second click (or a colleague's) changes nothing and says so.
     again = _press(assistant, channel, preview, "promotion_confirm", user=STAFF_SLACK_USER_2)
     assert f"{draft.name} is already live" in again.params["text"]
-    assert _codes(shop, draft.id) == eligible
+    assert code_count(shop, draft.id) == eligible
     assert [p.status for p in _new_promotions(shop, before)] == ["active"]
 
 
@@ -234,4 +226,4 @@ def test_the_staff_console_drafts_and_confirms_with_its_buttons(assistant, shop)
     [again] = _console(assistant, sender, confirm["payload"])
     assert "is already live" in again["text"]
     assert [p.status for p in _new_promotions(shop, before)] == ["active"]
-    assert _codes(shop, draft.id) == eligible
+    assert code_count(shop, draft.id) == eligible

@@ -24,6 +24,7 @@ from shop.promotions.targeting import segment_labels
 from shop.store import db, make_engine, session_scope
 from shop.store.models import utcnow
 from shop.store.promotion_models import Exposure, OfferConsent, PromotionCode
+from support.trackers import user_tracker
 
 SECRET = "test-secret-for-promotion-actions-0123"
 STAFF = "USTAFF01"
@@ -61,14 +62,7 @@ def tracker(text, *, intent, customer=None, channel="socketio", metadata=None) -
     meta = dict(metadata or {})
     if customer is not None:
         meta["session_token"] = issue_token(customer, secret=SECRET)
-    latest = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": [],
-              "metadata": meta}  # fmt: skip
-    events = [
-        {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": text, "parse_data": latest, "input_channel": channel,
-         "metadata": meta},
-    ]  # fmt: skip
-    return Tracker("conv-1", {}, latest, events, False, None, {}, "action_listen")
+    return user_tracker(text, intent=intent, channel=channel, metadata=meta)
 
 
 def run(action, trk):

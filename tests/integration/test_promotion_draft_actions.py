@@ -9,7 +9,6 @@ import asyncio
 import json
 
 import pytest
-from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
@@ -20,6 +19,7 @@ from shop.store import db, session_scope
 from shop.store.models import AnalyticsRun, CustomerSegment
 from shop.store.promotion_models import OfferConsent, Promotion, PromotionCode
 from support.shop_data import build_shop
+from support.trackers import user_tracker as tracker
 
 SECRET = "test-secret-for-promotion-drafts-0123456"
 STAFF = "USTAFF01"
@@ -40,18 +40,6 @@ def shop(engine, sqlite_url, monkeypatch):
                               label="Lapsed customers"))  # fmt: skip
     yield ids
     db.dispose_engines()
-
-
-def tracker(text, *, intent, channel, metadata=None, entities=()) -> Tracker:
-    meta = dict(metadata or {})
-    latest = {"text": text, "intent": {"name": intent, "confidence": 1.0},
-              "entities": list(entities), "metadata": meta}  # fmt: skip
-    events = [
-        {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": text, "parse_data": latest, "input_channel": channel,
-         "metadata": meta},
-    ]  # fmt: skip
-    return Tracker("conv-1", {}, latest, events, False, None, {}, "action_listen")
 
 
 def staff(text, channel="slack", user=STAFF, choice=None):

@@ -110,3 +110,16 @@ def store_segments(engine, labels: dict[int, tuple[int, str]]) -> int:
             for cid, (seg, label) in labels.items()
         )
         return run.id
+
+
+def code_count(engine, promotion_id: int) -> int:
+    """How many personal codes a promotion has."""
+    from sqlalchemy import func, select
+
+    from shop.store.promotion_models import PromotionCode
+
+    with session_scope(engine) as s:
+        return s.execute(
+            select(func.count()).select_from(PromotionCode)
+            .where(PromotionCode.promotion_id == promotion_id)
+        ).scalar()  # fmt: skip

@@ -15,9 +15,9 @@ from shop.promotions.errors import InvalidPromotion
 from shop.promotions.request import parse_promotion_request
 from shop.promotions.targeting import segment_labels
 from shop.store import session_scope
-from shop.store.promotion_models import Promotion, PromotionCode
+from shop.store.promotion_models import Promotion
 from support.race import race
-from support.shop_data import build_shop, store_segments
+from support.shop_data import build_shop, code_count, store_segments
 
 NOW = dt.datetime(2026, 12, 6, 9, 30)
 
@@ -48,15 +48,6 @@ def _status(engine, promotion_id):
         return None if p is None else p.status
 
 
-def _codes(engine, promotion_id):
-    with session_scope(engine) as s:
-        return s.execute(
-            select(func.count())
-            .select_from(PromotionCode)
-            .where(PromotionCode.promotion_id == promotion_id)
-        ).scalar()
-
-
 def test_a_draft_and_its_preview(engine, shop):
     view = _draft(engine)
     assert _status(engine, view.id) == "draft"
@@ -67,7 +58,7 @@ def test_a_draft_and_its_preview(engine, shop):
     assert (view.starts_at, view.ends_at) == (NOW, NOW + dt.timedelta(days=14))
     assert (view.per_customer_cap, view.global_cap, view.budget) == (1, 1, None)
     assert dict(view.lines())["Caps"] == "1 use per customer, 1 uses in all, no budget"
-    assert _codes(engine, view.id) == 0
+    assert code_count(engine, view.id) == 0
     # The same request again gets a name of its own.
     assert _draft(engine).name == "lapsed-10pct-home-20261206-2"
 
@@ -107,12 +98,12 @@ def test_confirm_makes_it_live_once(engine, shop):
         first = confirm_draft(s, view.id, NOW + dt.timedelta(minutes=5))
     assert first.outcome == "activated" and first.codes == 1
     assert first.message().startswith(f"{view.name} is live: 1 customers got a personal code")
-    assert _status(engine, view.id) == "active" and _codes(engine, view.id) == 1
+    assert _status(engine, view.id) == "active" and code_count(engine, view.id) == 1
     with session_scope(engine) as s:
         again = confirm_draft(s, view.id, NOW + dt.timedelta(minutes=6))
     assert again.outcome == "already_active"
     assert "already live (confirmed at 06 Dec 09:35 UTC)" in again.message()
-    assert _codes(engine, view.id) == 1
+    assert code_count(engine, view.id) == 1
     with session_scope(engine) as s:
         assert cancel_draft(s, view.id).outcome == "live_not_cancelled"
     assert _status(engine, view.id) == "active"
@@ -135,7 +126,7 @@ def test_an_expired_draft_is_not_confirmed(engine, shop):
     with session_scope(engine) as s:
         late = confirm_draft(s, view.id, NOW + dt.timedelta(hours=25))
     assert late.outcome == "expired" and "expired" in late.message()
-    assert _status(engine, view.id) == "draft" and _codes(engine, view.id) == 0
+    assert _status(engine, view.id) == "draft" and code_count(engine, view.id) == 0
 
 
 def test_two_confirmations_racing_activate_once(any_engine):
@@ -148,4 +139,4 @@ def test_two_confirmations_racing_activate_once(any_engine):
 
     outcomes = race(2, confirm)
     assert sorted(outcomes) == ["activated", "already_active"], outcomes
-    assert _codes(any_engine, view.id) == 1
+    assert code_count(any_engine, view.id) == 1
