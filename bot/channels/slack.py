@@ -128,6 +128,31 @@ def _bot_user_ids(body: dict[str, Any]) -> tuple[str, ...]:
     return tuple(u for u in users if isinstance(u, str) and SLACK_ID.fullmatch(u))
 
 
+@dataclass(frozen=True)
+class _EventFields:
+    """A message event's text and ids, each checked for its type and form (None when absent)."""
+
+    text: str | None
+    user: str | None
+    channel: str | None
+    ts: str | None
+    thread_ts: str | None
+
+
+def _event_fields(event: dict[str, Any]) -> _EventFields:
+    """The checked fields of a message event; RequestError when one is malformed."""
+    text = event.get("text")
+    if text is not None and not isinstance(text, str):
+        raise RequestError("'event.text' must be a string")
+    return _EventFields(
+        text=text,
+        user=_slack_id(event.get("user"), "event.user"),
+        channel=_slack_id(event.get("channel"), "event.channel"),
+        ts=_slack_ts(event.get("ts"), "event.ts"),
+        thread_ts=_slack_ts(event.get("thread_ts"), "event.thread_ts"),
+    )
+
+
 def parse_event(body: dict[str, Any]) -> SlackMessage | None:
     """The user message an Events API envelope carries; None when it carries none for the bot
     (other event types, the bot's own posts, edits, no text); RequestError when malformed."""
@@ -140,23 +165,17 @@ def parse_event(body: dict[str, Any]) -> SlackMessage | None:
     kind = event.get("type")
     if kind not in ("message", "app_mention") or event.get("bot_id"):
         return None
-    text = event.get("text")
-    if text is not None and not isinstance(text, str):
-        raise RequestError("'event.text' must be a string")
-    user = _slack_id(event.get("user"), "event.user")
-    channel = _slack_id(event.get("channel"), "event.channel")
-    ts = _slack_ts(event.get("ts"), "event.ts")
-    thread_ts = _slack_ts(event.get("thread_ts"), "event.thread_ts")
+    f = _event_fields(event)
     channel_type = event.get("channel_type")
     if channel_type is not None and not isinstance(channel_type, str):
         raise RequestError("'event.channel_type' must be a string")
-    if not text or user is None or channel is None:
+    if not f.text or f.user is None or f.channel is None:
         return None  # nothing said, or not by a person in a conversation: nothing to answer
     return SlackMessage(
-        text=clean_text(text),
-        user=user,
-        channel=channel,
-        thread_ts=thread_ts or ts,
+        text=clean_text(f.text),
+        user=f.user,
+        channel=f.channel,
+        thread_ts=f.thread_ts or f.ts,
         event_id=event_id,
         bot_users=_bot_user_ids(body),
         direct=channel_type == "im",
@@ -179,23 +198,17 @@ def parse_thread_reply(body: dict[str, Any]) -> relay.ThreadMessage | None:
         return None
     if event.get("subtype") not in (None, "thread_broadcast"):
         return None  # message_changed, message_deleted, channel_join, bot_message, …
-    user = _slack_id(event.get("user"), "event.user")
-    channel = _slack_id(event.get("channel"), "event.channel")
-    ts = _slack_ts(event.get("ts"), "event.ts")
-    thread_ts = _slack_ts(event.get("thread_ts"), "event.thread_ts")
-    text = event.get("text")
-    if text is not None and not isinstance(text, str):
-        raise RequestError("'event.text' must be a string")
-    if not (user and channel and ts and thread_ts and text) or thread_ts == ts:
+    f = _event_fields(event)
+    if not (f.user and f.channel and f.ts and f.thread_ts and f.text) or f.thread_ts == f.ts:
         return None
-    if user in _bot_user_ids(body):
+    if f.user in _bot_user_ids(body):
         return None
     return relay.ThreadMessage(
-        user=user,
-        channel=channel,
-        thread_ts=thread_ts,
-        ts=ts,
-        text=clean_text(text)[:MAX_MESSAGE_LENGTH],
+        user=f.user,
+        channel=f.channel,
+        thread_ts=f.thread_ts,
+        ts=f.ts,
+        text=clean_text(f.text)[:MAX_MESSAGE_LENGTH],
     )
 
 
