@@ -236,9 +236,10 @@ LOCK_STORE_URL = _setting(
 )
 DASK_SCHEDULER = _setting(
     "SHOPBOT_DASK_SCHEDULER",
-    None,
-    "where `shopbot train`/`evaluate` run per-SKU forecasts: `tcp://host:8786` (a Dask cluster), "
-    "`local` (a Dask cluster of this machine's cores), unset: a local process pool",
+    "local",
+    "where `shopbot train`/`evaluate` run per-SKU forecasts: `local` (a Dask cluster of this "
+    "machine's processes, started for the run), `tcp://host:8786` (an existing Dask cluster) or "
+    "`off` (a plain local process pool, no Dask)",
 )
 RASA_API_TOKEN = _setting(
     "RASA_API_TOKEN", None, "token of Rasa's HTTP API (default: random per run)", secret=True

@@ -1,6 +1,6 @@
-"""Where per-SKU work runs: a local process pool by default, or Dask distributed when
-``SHOPBOT_DASK_SCHEDULER`` names a scheduler (``tcp://host:8786``) or ``local`` (a Dask cluster
-of this machine's processes).
+"""Where per-SKU work runs: on Dask distributed — by default a cluster of this machine's processes
+started for the run (``SHOPBOT_DASK_SCHEDULER`` unset or ``local``), or an existing cluster
+(``tcp://host:8786``) — or, with ``off``, a plain local process pool without Dask.
 
 Either way the caller gets a ``concurrent.futures``-style executor, so the same code submits the
 work and collects the results; Dask reruns the tasks of a lost worker elsewhere (up to
@@ -10,6 +10,7 @@ run loudly. Each SKU's own errors never reach here: they are caught per series a
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from typing import Any
@@ -25,10 +26,16 @@ _clients: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
+OFF = "off"
+LOCAL = "local"
+
+
 def dask_address() -> str | None:
-    """The configured Dask scheduler (``local`` or an address), or None for the process pool."""
-    value = settings.DASK_SCHEDULER.get()
-    return value.strip() if value and value.strip() else None
+    """The Dask scheduler to use (``local`` unless set), or None when Dask is turned ``off``."""
+    value = (settings.DASK_SCHEDULER.get() or "").strip()
+    if value.lower() == OFF:
+        return None
+    return value or LOCAL
 
 
 def dask_client(address: str, n_workers: int):
@@ -36,17 +43,22 @@ def dask_client(address: str, n_workers: int):
     single-threaded worker processes on this machine, started now)."""
     from distributed import Client, LocalCluster
 
-    key = f"local:{n_workers}" if address == "local" else address
+    key = f"local:{n_workers}" if address == LOCAL else address
     with _lock:
         client = _clients.get(key)
         if client is not None and client.status == "running":
             return client
-        if address == "local":
+        if address == LOCAL:
+            if not _clients:
+                atexit.register(close_clients)  # workers stop with this process, cleanly
             cluster = LocalCluster(
                 n_workers=n_workers,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # No dashboard; the scheduler's health page on a free loopback port, so two
+                # runs at once never compete for 8787.
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 env=WORKER_ENV,
             )
             client = Client(cluster)
@@ -80,15 +92,16 @@ def _warm_up() -> int:
 
 
 def executor(n_jobs: int) -> tuple[Any, int]:
-    """(executor, workers) for per-SKU work: the Dask cluster when one is configured, else the
-    reusable local process pool (its workers already importing their modules, so their start-up
-    overlaps the caller loading the store), or (None, 1) for in-process work."""
+    """(executor, workers) for per-SKU work: the configured Dask cluster (a local one of
+    ``n_jobs`` workers by default), or with Dask ``off`` the reusable local process pool (its
+    workers already importing their modules, so their start-up overlaps the caller loading the
+    store); (None, 1) for in-process work when one local job is asked for."""
     n_jobs = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
     address = dask_address()
+    if n_jobs == 1 and address in (None, LOCAL):
+        return None, 1
     if address is not None:
         return dask_executor(address, n_jobs)
-    if n_jobs == 1:
-        return None, 1
     from joblib.externals.loky import get_reusable_executor
 
     pool = get_reusable_executor(max_workers=n_jobs, env=WORKER_ENV, timeout=120)

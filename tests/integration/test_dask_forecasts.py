@@ -19,7 +19,7 @@ def dask_cluster():
 
     c = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-        env=cluster.WORKER_ENV,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, env=cluster.WORKER_ENV,
     )  # fmt: skip
     yield c
     cluster.close_clients()
@@ -76,3 +76,25 @@ def test_a_worker_lost_mid_run_loses_no_sku(shop, dask_cluster, monkeypatch):
     expected = run_forecasts(shop, n_jobs=1)
     assert report.results.keys() == expected.results.keys()
     assert not [r for r in report.results.values() if r.notes and "failed" in " ".join(r.notes)]
+
+
+def test_by_default_a_local_dask_cluster_of_jobs_workers_runs_them(shop, monkeypatch):
+    monkeypatch.delenv("SHOPBOT_DASK_SCHEDULER", raising=False)
+    cluster.close_clients()
+    try:
+        on_dask = run_forecasts(shop, n_jobs=2)
+        client = cluster._clients.get("local:2")
+        assert client is not None and client.status == "running"
+        assert len(client.scheduler_info()["workers"]) == 2
+        # The cluster's two workers did the work: between them they ran every SKU batch.
+        done = client.run(lambda dask_worker: dask_worker.state.executed_count)
+        assert len(done) == 2 and all(n > 0 for n in done.values())
+        monkeypatch.setenv("SHOPBOT_DASK_SCHEDULER", "off")
+        pooled = run_forecasts(shop, n_jobs=2)
+    finally:
+        cluster.close_clients()
+    a, b = _forecasts(on_dask), _forecasts(pooled)
+    assert a.keys() == b.keys() and len(a) >= 25
+    for sku in a:
+        assert a[sku][0] == b[sku][0], sku
+        np.testing.assert_array_equal(a[sku][1], b[sku][1], err_msg=sku)

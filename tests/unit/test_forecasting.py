@@ -526,3 +526,17 @@ def test_a_weekly_shop_is_forecast_and_reordered_per_week(engine):
     assert advice.lead_time_demand == pytest.approx(sum(entry["mean"][:2]), abs=0.01)
     assert advice.reorder_point >= advice.lead_time_demand
     assert 5 < advice.mean_daily < 9  # ~50 a week
+
+
+def test_per_sku_work_goes_to_a_local_dask_cluster_unless_told_otherwise(monkeypatch):
+    from analytics.forecasting import cluster
+
+    monkeypatch.delenv("SHOPBOT_DASK_SCHEDULER", raising=False)
+    assert cluster.dask_address() == "local"
+    assert cluster.executor(1) == (None, 1)  # one job: in this process, no cluster to start
+    monkeypatch.setenv("SHOPBOT_DASK_SCHEDULER", " tcp://10.0.0.9:8786 ")
+    assert cluster.dask_address() == "tcp://10.0.0.9:8786"
+    monkeypatch.setenv("SHOPBOT_DASK_SCHEDULER", "OFF")
+    assert cluster.dask_address() is None
+    pool, workers = cluster.executor(2)
+    assert workers == 2 and type(pool).__name__ == "_ReusablePoolExecutor"
