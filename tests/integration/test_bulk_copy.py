@@ -69,13 +69,26 @@ def _pg_indexes(engine) -> set[tuple[str, str]]:
         )
 
 
+def _pg_foreign_keys(engine) -> set[tuple[str, str, str]]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                text(
+                    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                    "FROM pg_constraint WHERE contype = 'f'"
+                )
+            ).all()
+        )
+
+
 def test_the_demo_shop_is_the_same_built_with_copy_or_executemany(engine, pg_engine, copies):
     lite = build_demo(engine, **DEMO)
     assert copies == {}  # SQLite never uses COPY
-    indexes = _pg_indexes(pg_engine)
+    indexes, keys = _pg_indexes(pg_engine), _pg_foreign_keys(pg_engine)
     pg = build_demo(pg_engine, **DEMO)
-    # The indexes dropped for the load are all back, as the migrations made them.
+    # The indexes and foreign keys dropped for the load are all back, as the migrations made them.
     assert _pg_indexes(pg_engine) == indexes and len(indexes) > 20
+    assert _pg_foreign_keys(pg_engine) == keys and len(keys) > 5
     assert {k: v for k, v in lite.items() if k != "seconds"} == {
         k: v for k, v in pg.items() if k != "seconds"
     }
@@ -91,6 +104,22 @@ def test_the_demo_shop_is_the_same_built_with_copy_or_executemany(engine, pg_eng
             table.insert().values(email="new@example.com", name="New").returning(table.c.id)
         ).scalar_one()
     assert new == max(r[0] for r in _rows(pg_engine, ["customers"])["customers"][:-1]) + 1
+
+
+def test_a_row_breaking_a_foreign_key_fails_the_load_and_writes_nothing(pg_engine):
+    from sqlalchemy.exc import IntegrityError
+
+    keys = _pg_foreign_keys(pg_engine)
+    with pytest.raises(IntegrityError, match="order_id"):
+        with pg_engine.begin() as conn:
+            with bulk.indexes_rebuilt(conn, ["order_items"]):
+                bulk.copy_rows(
+                    conn, "order_items", ["order_id", "product_id", "quantity", "unit_price"],
+                    [(987654, 1, 1, 2.5)],
+                )  # fmt: skip
+    with pg_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM order_items")).scalar_one() == 0
+    assert _pg_foreign_keys(pg_engine) == keys  # the transaction's drops were rolled back too
 
 
 def _transactions_csv(path, n_invoices=400, seed=3):
