@@ -47,14 +47,53 @@ def calibrate(results: dict[str, SeriesResult]) -> Calibration:
 
 def held_out_coverage(results: dict[str, SeriesResult]) -> dict:
     """Coverage before and after calibration, honestly: levels learned on the older backtest
-    origins, coverage measured on the newest (per kind and window; see ``coverage_table``)."""
+    origins, coverage measured on the newest (per kind and window; see ``coverage_table``); and,
+    ``rolling``, on every origin from the second, each with the levels learned on the origins
+    before it, pooled. One origin is one draw of whatever moved every series that period at
+    once; the rolling figure averages over as many periods as the backtest has."""
+    n_origins = max((len(_chosen_records(r)) for r in results.values()), default=0)
     cal = Calibration.fit(pooled_records(results, slice(None, -1)))
+    rolling = [
+        coverage_table(
+            pooled_records(results, slice(j, j + 1)),
+            Calibration.fit(pooled_records(results, slice(None, j))),
+        )
+        for j in range(1, n_origins)
+    ]
     return {
         "method": "levels learned on every backtest origin but the newest; coverage measured on "
         "the newest origin's days, weeks and whole test window",
         "calibration": cal.to_dict(),
         "coverage": coverage_table(pooled_records(results, slice(-1, None)), cal),
+        "rolling": {"test_origins": len(rolling), "coverage": pool_tables(rolling)},
     }
+
+
+def _chosen_records(result: SeriesResult) -> list:
+    m = result.backtest.get(result.method)
+    return list(m.records) if m is not None and m.records else []
+
+
+def pool_tables(tables: list[dict]) -> dict:
+    """Coverage tables (``coverage_table``) of several test origins as one: per kind and window,
+    the records added up and each share weighted by the records of the origins that have it."""
+    sums: dict = {}
+    for table in tables:
+        for kind, windows in table.items():
+            for window, row in windows.items():
+                into = sums.setdefault((kind, window), {"records": [0, 0]})
+                into["records"][0] += row["records"]
+                for key, value in row.items():
+                    if key != "records" and value is not None:
+                        total = into.setdefault(key, [0.0, 0])
+                        total[0] += value * row["records"]
+                        total[1] += row["records"]
+    out: dict = {}
+    for (kind, window), into in sums.items():
+        row = {"records": into.pop("records")[0]}
+        row |= {key: (s / n if n else None) for key, (s, n) in into.items()}
+        out.setdefault(kind, {})[window] = row
+    return out
 
 
 def _at(grid_row: np.ndarray, level: float) -> float:
@@ -96,4 +135,11 @@ def served_intervals(
     return {"daily": daily, "weeks": weeks, "cumulative": cumulative}
 
 
-__all__ = ["LOWER_TAUS", "calibrate", "held_out_coverage", "pooled_records", "served_intervals"]
+__all__ = [
+    "LOWER_TAUS",
+    "calibrate",
+    "held_out_coverage",
+    "pool_tables",
+    "pooled_records",
+    "served_intervals",
+]

@@ -336,6 +336,16 @@ def format_evaluation(result: dict, per_sku: bool = False) -> str:
     ]
     if result.get("intervals"):
         lines += ["", *format_coverage(result["intervals"]["coverage"])]
+        rolling = result["intervals"].get("rolling") or {}
+        if rolling.get("test_origins", 0) > 1:
+            lines += [
+                "",
+                *format_coverage(
+                    rolling["coverage"],
+                    f"on each of the {rolling['test_origins']} newest origins, calibrated on "
+                    "the origins before it",
+                ),
+            ]
     if per_sku:
         lines += ["", f"  {'SKU':<10} {'kind':<12} {'chosen':<15} MASE by method"]
         for s in result["per_sku"]:
@@ -346,10 +356,10 @@ def format_evaluation(result: dict, per_sku: bool = False) -> str:
     return "\n".join(lines)
 
 
-def format_coverage(coverage: dict) -> list[str]:
+def format_coverage(coverage: dict, where: str = "on the newest origin") -> list[str]:
     """Coverage of the intervals of totals before/after calibration, per kind and window."""
     lines = [
-        "interval coverage on the newest origin (nominal 80% / 95%): path quantiles before and "
+        f"interval coverage {where} (nominal 80% / 95%): path quantiles before and "
         "after calibration; summed = adding the daily bounds up",
         f"  {'kind':<13} {'window':<6} {'n':>6} {'before':>13} {'after':>13} {'summed':>13}",
     ]

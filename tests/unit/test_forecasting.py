@@ -488,6 +488,12 @@ def test_cli_forecast_reorder_and_errors(tmp_path, monkeypatch, capsys):
     assert set(ev["candidates"]) == {"sarima", "seasonal_naive", "tsb", "adida"}
     assert ev["per_sku"][0]["backtest"]["seasonal_naive"]["origins"] == 2
     assert 0 <= ev["chosen"]["coverage95"] <= 1
+    # Two origins: the newest is the only one with an older origin to calibrate on.
+    assert ev["intervals"]["rolling"]["test_origins"] == 1
+    assert main(["evaluate", "forecast", "--jobs", "1", "--origins", "3", "--candidates-only"]) == 0
+    text = capsys.readouterr().out
+    assert "interval coverage on the newest origin" in text
+    assert "on each of the 2 newest origins, calibrated on the origins before it" in text
     eng.dispose()
 
 

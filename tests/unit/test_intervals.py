@@ -45,6 +45,25 @@ def test_calibrated_intervals_cover_what_they_promise(bursty_results):
     assert abs(day["after80"] - 0.80) <= 0.06 and day["after95"] >= 0.91, day
 
 
+def test_rolling_coverage_pools_every_origin_calibrated_on_the_ones_before(bursty_results):
+    from analytics.forecasting.calibrated import pool_tables
+
+    held_out = held_out_coverage(bursty_results)
+    rolling = held_out["rolling"]
+    origins = len(next(iter(bursty_results.values())).backtest["seasonal_naive"].records)
+    assert rolling["test_origins"] == origins - 1 >= 2
+    week = rolling["coverage"]["intermittent"]["week"]
+    assert week["records"] == 90 * 4 * (origins - 1)
+    assert abs(week["after80"] - 0.80) <= 0.05 and abs(week["after95"] - 0.95) <= 0.03, week
+    # The newest origin is one of the pooled ones, calibrated on the same older origins.
+    newest = held_out["coverage"]["intermittent"]["week"]
+    assert min(newest["after80"], week["after80"]) < 0.9
+    # Pooling weighs each origin by its records.
+    a = {"k": {"week": {"records": 10, "after80": 1.0, "before80": None}}}
+    b = {"k": {"week": {"records": 30, "after80": 0.6, "before80": 0.5}}}
+    assert pool_tables([a, b]) == {"k": {"week": {"records": 40, "after80": 0.7, "before80": 0.5}}}
+
+
 def test_pit_records_and_window_classes():
     paths = np.tile(np.arange(10.0), (1, 1)).T.repeat(14, axis=1)  # 10 paths, 14 days, path i = i
     actual = np.full(14, 4.0)
