@@ -84,6 +84,7 @@ class IntentModel:
     _coef: np.ndarray | None = None
     _intercept: np.ndarray | None = None
     _telling: np.ndarray | None = None  # char n-grams that are more than spaces
+    _by_feature: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see _blocks
 
     def __post_init__(self) -> None:
         self._preprocess = Placeholders(self.patterns)
@@ -114,17 +115,30 @@ class IntentModel:
         known = (np.diff(words.indptr) > 0) | np.array(
             [telling[a:b].any() for a, b in zip(chars.indptr[:-1], chars.indptr[1:])], dtype=bool
         )
-        n_words, n_chars = words.shape[1], chars.shape[1]
-        coef = self._coef
-        scores = (
-            words @ coef[:, :n_words].T
-            + chars @ coef[:, n_words : n_words + n_chars].T
-            + self._intercept
-        )
+        by_words, by_chars, by_meaning = self._blocks()
+        scores = words @ by_words + chars @ by_chars + self._intercept
         meaning = self._meaning(texts, embeddings)
         if meaning is not None:
-            scores = scores + meaning @ coef[:, n_words + n_chars :].T
+            scores = scores + meaning @ by_meaning
         return np.asarray(scores), known
+
+    def _blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The coefficients of the words, the characters and the meaning, each one contiguous
+        (features × classes) array, made once: multiplying by a slice of the whole matrix would
+        copy that slice (megabytes) for every message."""
+        if self._by_feature is None:
+            n_words = len(self._word.vocabulary_)
+            n_chars = len(self._char.vocabulary_)
+            coef = self._coef
+            self._by_feature = tuple(
+                np.ascontiguousarray(block.T)
+                for block in (
+                    coef[:, :n_words],
+                    coef[:, n_words : n_words + n_chars],
+                    coef[:, n_words + n_chars :],
+                )
+            )
+        return self._by_feature
 
     def fit(
         self,
@@ -149,7 +163,7 @@ class IntentModel:
             C=self.C, class_weight="balanced", max_iter=5000, random_state=seed
         ).fit(x, list(labels))
         self.classes = [str(c) for c in clf.classes_]
-        self._coef, self._intercept = clf.coef_, clf.intercept_
+        self._coef, self._intercept, self._by_feature = clf.coef_, clf.intercept_, None
         return self
 
     def _use_vectorizers(self, word: TfidfVectorizer, char: TfidfVectorizer) -> None:
