@@ -3,7 +3,7 @@
 and weekly-seasonal, half intermittent), and the projection to 100,000 SKUs.
 
 The work is shopbot's own (``analytics.forecasting.jobs._run_tasks``: backtests and the chosen
-model per SKU) on the executor ``SHOPBOT_DASK_SCHEDULER`` selects; CPU per SKU is the workers'
+model per SKU) on a local Dask cluster of that many workers; CPU per SKU is the workers'
 process time, summed over SKUs.
 
     .venv/bin/python -m bench.dask_bench [--skus 500,1000,2000] [--workers 1,2]
@@ -54,14 +54,15 @@ def main() -> None:
     print("| SKUs | workers | wall | SKUs/s | CPU per SKU | speed-up vs 1 worker |")
     print("|---|---|---|---|---|---|")
     config = ForecastConfig()
-    os.environ["SHOPBOT_DASK_SCHEDULER"] = "local"
     per_sku_cpu = []
     for n in sizes:
         tasks = synthetic_series(n)
         walls = {}
         for w in workers_list:
             cluster.close_clients()
-            executor, workers = cluster.executor(w)  # starts the local cluster
+            # A local Dask cluster of w workers, even of one (shopbot itself runs one job in
+            # its own process).
+            executor, workers = cluster.dask_executor(cluster.LOCAL, w)
             executor.submit(cluster._warm_up).result()
             t0 = time.perf_counter()
             results = _run_tasks(tasks, config, executor, workers, None)
