@@ -65,11 +65,22 @@ def bot_texts(page: Page) -> list[str]:
 
 def say(page: Page, text: str) -> list[str]:
     """Types ``text``, presses Enter, waits for the reply; returns the new bot bubbles' texts."""
-    before = page.locator(".msg-bot").count()
+    # A slow machine may deliver the last part of the previous reply (its product cards) late:
+    # count the bot's messages once they have settled, so that part is not taken for this reply.
+    before = _settled_count(page)
     page.fill("#chat-input", text)
     page.press("#chat-input", "Enter")
     expect(page.locator(".msg-user .bubble").last).to_have_text(text)
     return wait_reply(page, before)
+
+
+def _settled_count(page: Page) -> int:
+    """The number of bot messages once none arrived for a moment."""
+    count = -1
+    while count != page.locator(".msg-bot").count():
+        count = page.locator(".msg-bot").count()
+        page.wait_for_timeout(700)
+    return count
 
 
 def wait_reply(page: Page, before: int) -> list[str]:
@@ -77,10 +88,7 @@ def wait_reply(page: Page, before: int) -> list[str]:
     # Rasa may send a reply in several messages: wait until the typing indicator is gone and
     # no new message arrived for a moment.
     expect(page.locator("#chat-typing")).to_be_hidden()
-    count = -1
-    while count != page.locator(".msg-bot").count():
-        count = page.locator(".msg-bot").count()
-        page.wait_for_timeout(700)
+    _settled_count(page)
     return page.evaluate(
         """n => [...document.querySelectorAll('.msg-bot')].slice(n).map(
                m => [...m.querySelectorAll('.bubble')].map(b => b.innerText).join(' '))""",
