@@ -47,8 +47,8 @@ class Recommender(RatingModel):
     n_neighbors: item neighbours kept per product for co-occurrence scoring and :meth:`similar`.
     cooc_shrink: added to the Jaccard denominator so that pairs seen by few customers count less.
     ranker: the served top-N ranker: "auto" (chosen on a validation split of the training data
-        among EASE, item-kNN, ALS, BPR and popularity, see ``ranking``), a candidate name such as
-        "ease@200", or "blend" (the co-occurrence/surprise/popularity blend below).
+        among EASE on 0/1 or rating-weighted histories, item-kNN, ALS, BPR and popularity, see
+        ``ranking``), a candidate name such as "ease@200", or "blend" (the co-occurrence/surprise/popularity blend below).
     validation: how "auto" holds out validation products: "temporal" (each customer's latest)
         or "random".
     weight_cooc, weight_model, weight_pop: the "blend" ranker's weights (each scaled to [0, 1]).
@@ -277,7 +277,7 @@ class Recommender(RatingModel):
         shape = (len(self.customer_ids_), len(self.product_ids_))
         self.served_, choice = fit_served(
             self._users, self.hist_items_, first, shape, ranker=self.ranker,
-            protocol=self.validation, random_state=self.random_state,
+            protocol=self.validation, random_state=self.random_state, ratings=self.hist_rating_,
         )  # fmt: skip
         h, w = self.served_.half_life, self.served_.prior_weight
         self.ranker_ = (
@@ -356,6 +356,10 @@ class Recommender(RatingModel):
         rank = getattr(self, "hist_recency_", None)
         return None if rank is None else rank[self.hist_indptr_[u] : self.hist_indptr_[u + 1]]
 
+    def _ratings(self, u: int) -> np.ndarray:
+        """The customer's 1–5 rating of each history item (explicit, or implicit from orders)."""
+        return self.hist_rating_[self.hist_indptr_[u] : self.hist_indptr_[u + 1]]
+
     def _history(self, u: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.hist_indptr_[u], self.hist_indptr_[u + 1]
         return self.hist_items_[a:b], self.hist_affinity_[a:b]
@@ -385,7 +389,7 @@ class Recommender(RatingModel):
         ``unseen``)."""
         served = getattr(self, "served_", None)
         assert served is not None
-        raw = served.scores(u, items, self._recency(u))
+        raw = served.scores(u, items, self._recency(u), self._ratings(u))
         if not served.prior_weight:
             return raw
         return self._minmax(raw, unseen) + served.prior_weight * prior
@@ -577,7 +581,11 @@ class Recommender(RatingModel):
         or item-kNN weights), the taste factors (ALS/BPR), or popularity."""
         served = self.served_
         assert served is not None
-        contrib = served.contributions(items, top, self._recency(u)) if len(items) else None
+        contrib = (
+            served.contributions(items, top, self._recency(u), self._ratings(u))
+            if len(items)
+            else None
+        )
         out = []
         for t in range(len(top)):
             if contrib is not None and len(items) and contrib[:, t].max() > 0:

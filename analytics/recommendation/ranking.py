@@ -1,8 +1,9 @@
 """The served ranker, chosen on a validation split of the training data (never the test data).
 
-Candidates: EASE at a few regularisations, item-kNN, implicit ALS and BPR, popularity, each alone
-and blended with the popularity prior; EASE and item-kNN also with a customer's recent products
-weighing more (a product's weight halves every ``h`` products bought after it). Each is fitted on
+Candidates: EASE at a few regularisations (on 0/1 and on rating-weighted histories), item-kNN,
+implicit ALS and BPR, popularity, each alone and blended with the popularity prior; EASE and
+item-kNN also with a customer's recent products weighing more (a product's weight halves every
+``h`` products bought after it). Each is fitted on
 the training customers' earlier (or a random part of their) products and scored on the rest by
 NDCG@10; the best is refitted on all the training data and served (:class:`ServedRanker`).
 """
@@ -27,6 +28,8 @@ EASE_LAMBDAS = (50.0, 200.0, 800.0)
 PRIOR_WEIGHTS = (0.0, 0.1, 0.3)
 RECENCY_HALF_LIVES = (None, 5.0, 20.0)  # in products, newest first; None: all weigh the same
 VALIDATION_FRACTION = 0.2
+RANDOM_VALIDATION_FOLDS = 3  # random validation splits averaged (the temporal one is unique)
+SHORTLIST = 6  # candidates the first split keeps for the further ones
 
 
 def holdout_mask(
@@ -92,6 +95,9 @@ def candidates(
     out: dict[str, Callable[[], rankers.Ranker]] = {
         f"ease@{lam:g}": functools.partial(rankers.Ease, lam=lam) for lam in EASE_LAMBDAS
     }
+    out |= {
+        f"rated_ease@{lam:g}": functools.partial(rankers.RatedEase, lam=lam) for lam in EASE_LAMBDAS
+    }
     out["item_knn"] = lambda: rankers.ItemKNN()
     if with_mf and implicit_available():
         out["als"] = lambda: rankers.ImplicitMF("als", random_state=random_state)
@@ -119,16 +125,40 @@ def evaluate_scores(
 ) -> dict:
     """Top-k metrics of ``scorer(users) -> scores`` for every user with held-out products;
     products in ``x_train`` are never counted as recommendations."""
+    return evaluate_variants(scorer, {"": None}, x_train, x_test, k, batch)[""]
+
+
+def evaluate_variants(
+    scorer: Callable[[np.ndarray], np.ndarray],
+    variants: dict[str, Callable[[np.ndarray], np.ndarray] | None],
+    x_train: sparse.csr_matrix,
+    x_test: sparse.csr_matrix,
+    k: int = 10,
+    batch: int = 512,
+) -> dict[str, dict]:
+    """{name: :func:`evaluate_scores` of ``variant(scorer(users))``} (None: the scores as they
+    are), scoring each batch of users once for all the variants."""
     users = np.flatnonzero(np.diff(x_test.indptr) > 0)
-    tops = []
+    tops: dict[str, list] = {name: [] for name in variants}
     for start in range(0, len(users), batch):
         rows = users[start : start + batch]
-        s = np.array(scorer(rows), dtype=np.float64, copy=True)
+        raw = scorer(rows)
         seen = x_train[rows]
-        s[np.repeat(np.arange(len(rows)), np.diff(seen.indptr)), seen.indices] = -np.inf
-        tops.append(rankers.top_k_rows(s, k)[0])
-    top = np.concatenate(tops) if tops else np.zeros((0, k), dtype=np.int32)
-    return topn_metrics(top, x_test[users], k, n_items=x_train.shape[1])
+        at = (np.repeat(np.arange(len(rows)), np.diff(seen.indptr)), seen.indices)
+        for name, variant in variants.items():
+            s = np.array(raw if variant is None else variant(raw), dtype=np.float64, copy=True)
+            s[at] = -np.inf
+            tops[name].append(rankers.top_k_rows(s, k)[0])
+    relevant = x_test[users]
+    return {
+        name: topn_metrics(
+            np.concatenate(t) if t else np.zeros((0, k), dtype=np.int32),
+            relevant,
+            k,
+            n_items=x_train.shape[1],
+        )  # fmt: skip
+        for name, t in tops.items()
+    }
 
 
 @dataclasses.dataclass
@@ -142,6 +172,13 @@ class Choice:
     half_life: float | None = None  # recency weighting of the history (EASE, item-kNN)
 
 
+def validation_folds(protocol: str) -> int:
+    """How many validation splits the choice averages over: the temporal hold-out is the same
+    split whatever the seed, random ones differ, and one of them alone is noisy (on MovieLens
+    latest-small the NDCG@10 order of EASE's λ changes from seed to seed)."""
+    return RANDOM_VALIDATION_FOLDS if protocol == "random" else 1
+
+
 def choose_ranker(
     users: np.ndarray,
     items: np.ndarray,
@@ -152,42 +189,99 @@ def choose_ranker(
     random_state: int = 0,
     with_mf: bool = True,
     k: int = 10,
+    ratings: np.ndarray | None = None,
 ) -> Choice:
-    """Fits every candidate on a validation split of the (user, item) pairs and returns the one
-    with the best NDCG@k (ties: the earlier candidate), with the best popularity-prior weight."""
-    held = holdout_mask(users, first_at, protocol, VALIDATION_FRACTION, random_state)
+    """Fits every candidate on validation splits of the (user, item) pairs and returns the one
+    with the best NDCG@k averaged over the splits (ties: the earlier candidate), with the best
+    popularity-prior weight and recency half-life. Every candidate is scored on the first split,
+    the ``SHORTLIST`` best of it on the others too, and only they can be chosen then.
+    ``ratings`` (one per pair, 1–5) feed the rankers that use them; without, every pair is a 5."""
+    fold = functools.partial(_validate_fold, users, items, first_at, shape, protocol=protocol,
+                             with_mf=with_mf, k=k, ratings=ratings)  # fmt: skip
+    first, labels = fold(seed=random_state)
+    n_folds = validation_folds(protocol)
+    key = f"ndcg@{k}"
+    short = sorted(first, key=lambda lbl: -first[lbl][key])[:SHORTLIST] if n_folds > 1 else first
+    folds = [first] + [fold(seed=random_state + f, only=set(short))[0] for f in range(1, n_folds)]
+    results: dict[str, dict] = {}
+    best: tuple[float, str, float, float | None] | None = None
+    for label, (name, w, h) in labels.items():
+        runs = [fold[label] for fold in folds if label in fold]
+        results[label] = {m: float(np.mean([r[m] for r in runs])) for m in runs[0]}
+        results[label] |= {"users": int(runs[0]["users"]), "splits": len(runs)}
+        score = results[label][key]
+        if label in short and (best is None or score > best[0] + 1e-12):
+            best = (score, name, w, h)
+    if best is None:
+        return Choice("popularity", 0.0, results, protocol)
+    return Choice(best[1], best[2], results, protocol, best[3])
+
+
+def _validate_fold(
+    users: np.ndarray,
+    items: np.ndarray,
+    first_at: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    protocol: str,
+    seed: int,
+    with_mf: bool,
+    k: int,
+    ratings: np.ndarray | None,
+    only: set[str] | None = None,
+) -> tuple[dict[str, dict], dict[str, tuple[str, float, float | None]]]:
+    """({label: metrics}, {label: (candidate, prior weight, half-life)}) on one validation split
+    (``seed`` draws it for the random protocol and seeds the factor models); ``only``: just
+    these labels."""
+    held = holdout_mask(users, first_at, protocol, VALIDATION_FRACTION, seed)
+    value = _values(ratings, len(users))[~held]
     x_fit = rankers.binary_matrix(users[~held], items[~held], shape)
+    x_rated = sparse.csr_matrix((value, (users[~held], items[~held])), shape=shape)
     x_val = rankers.binary_matrix(users[held], items[held], shape)
     pop = np.asarray(x_fit.sum(axis=0), dtype=np.float64).ravel()
     pop = pop / pop.max() if pop.max() > 0 else pop
     rank = recency_rank(users[~held], first_at[~held])
     results: dict[str, dict] = {}
-    best: tuple[float, str, float, float | None] | None = None
-    for name, make in candidates(random_state, with_mf).items():
+    labels: dict[str, tuple[str, float, float | None]] = {}
+    for name, make in candidates(seed, with_mf).items():
+        if only is not None and not any(lbl.split("+")[0] == name for lbl in only):
+            continue
         try:
-            model = make().fit(x_fit)
+            model = make()
+            model = model.fit(x_rated if _uses_ratings(model) else x_fit)
         except (ValueError, np.linalg.LinAlgError, MemoryError) as exc:
             log.warning("validation: %s could not be fitted: %s", name, exc)
             continue
         by_history = isinstance(model, (rankers.Ease, rankers.ItemKNN))
         for h in RECENCY_HALF_LIVES if by_history else (None,):
-            weights = recency_weights(rank, h)
+            weights = recency_weights(rank, h) * (value if _uses_ratings(model) else 1.0)
             x_w = sparse.csr_matrix((weights, (users[~held], items[~held])), shape=shape)
+            variants: dict[str, Callable[[np.ndarray], np.ndarray] | None] = {}
             for w in PRIOR_WEIGHTS if name != "popularity" else (0.0,):
-
-                def scorer(rows, model=model, w=w, x_w=x_w):
-                    s = model.scores(x_w[rows], rows)
-                    return _minmax_rows(s) + w * pop if w else s
-
-                m = evaluate_scores(scorer, x_fit, x_val, k)
                 label = name + (f"+recency{h:g}" if h else "") + (f"+popularity×{w:g}" if w else "")
-                results[label] = m
-                score = m[f"ndcg@{k}"]
-                if best is None or score > best[0] + 1e-12:
-                    best = (score, name, w, h)
-    if best is None:
-        return Choice("popularity", 0.0, results, protocol)
-    return Choice(best[1], best[2], results, protocol, best[3])
+                if only is None or label in only:
+                    variants[label] = functools.partial(_with_prior, pop, w) if w else None
+                    labels[label] = (name, w, h)
+            if variants:
+                scorer = functools.partial(_raw_scores, model, x_w)
+                results |= evaluate_variants(scorer, variants, x_fit, x_val, k)
+    return results, labels
+
+
+def _with_prior(pop: np.ndarray, w: float, s: np.ndarray) -> np.ndarray:
+    return _minmax_rows(s) + w * pop
+
+
+def _raw_scores(model: rankers.Ranker, x_w: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    return model.scores(x_w[rows], rows)
+
+
+def _values(ratings: np.ndarray | None, n: int) -> np.ndarray:
+    return rankers.rating_weights(np.full(n, rankers.RATING_MAX) if ratings is None else ratings)
+
+
+def _uses_ratings(model) -> bool:
+    return bool(getattr(model, "uses_ratings", False))
 
 
 def make_ranker(name: str, random_state: int = 0):
@@ -201,7 +295,8 @@ class ServedRanker:
 
     ``kind``: ``ease`` (``items`` = product positions in the EASE block, ``weights`` = its
     matrix), ``factors`` (``users`` × ``items_f`` factor matrices), ``neighbours`` (a sparse
-    product × product similarity) or ``popularity``.
+    product × product similarity) or ``popularity``. ``rated``: the history's items weigh by
+    their rating (:func:`rankers.rating_weights`), as the ranker was fitted.
     """
 
     name: str
@@ -216,6 +311,7 @@ class ServedRanker:
     item_factors: np.ndarray | None = None
     similarity: sparse.csr_matrix | None = None
     counts: np.ndarray | None = None
+    rated: bool = False
 
     @classmethod
     def from_fitted(cls, name: str, model, prior_weight: float) -> ServedRanker:
@@ -224,7 +320,7 @@ class ServedRanker:
             pos = np.full(model.n_items_, -1, dtype=np.int64)
             pos[model.items_] = np.arange(len(model.items_))
             return cls(name, "ease", prior_weight, model.n_items_, ease_items=model.items_,
-                       ease_pos=pos, ease_b=model.b_)  # fmt: skip
+                       ease_pos=pos, ease_b=model.b_, rated=model.uses_ratings)  # fmt: skip
         if isinstance(model, rankers.ImplicitMF):
             n_items = model.item_factors_.shape[0]
             return cls(name, "factors", prior_weight, n_items,
@@ -235,11 +331,26 @@ class ServedRanker:
         counts = model.counts_
         return cls(name, "popularity", prior_weight, n_items or len(counts), counts=counts)
 
-    def scores(self, u: int, history: np.ndarray, rank: np.ndarray | None = None) -> np.ndarray:
-        """Raw scores of every product for customer position ``u`` with these history items
-        (``rank``: how many newer items each has, for the recency weighting)."""
+    def _weights(
+        self, history: np.ndarray, rank: np.ndarray | None, ratings: np.ndarray | None
+    ) -> np.ndarray:
         weights = recency_weights(rank if rank is not None else np.zeros(len(history)),
                                   self.half_life)  # fmt: skip
+        if getattr(self, "rated", False) and ratings is not None:
+            weights = weights * rankers.rating_weights(ratings)
+        return weights
+
+    def scores(
+        self,
+        u: int,
+        history: np.ndarray,
+        rank: np.ndarray | None = None,
+        ratings: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Raw scores of every product for customer position ``u`` with these history items
+        (``rank``: how many newer items each has, for the recency weighting; ``ratings``: their
+        1–5 ratings, for a ``rated`` ranker)."""
+        weights = self._weights(history, rank, ratings)
         if self.kind == "ease":
             assert self.ease_pos is not None and self.ease_b is not None
             assert self.ease_items is not None
@@ -261,12 +372,15 @@ class ServedRanker:
         return np.asarray(self.counts, dtype=np.float64)
 
     def contributions(
-        self, history: np.ndarray, targets: np.ndarray, rank: np.ndarray | None = None
+        self,
+        history: np.ndarray,
+        targets: np.ndarray,
+        rank: np.ndarray | None = None,
+        ratings: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """(history, targets) weights of each history item towards each target, for "because
         you bought …" reasons; None when the ranker has no such item-to-item weights."""
-        weights = recency_weights(rank if rank is not None else np.zeros(len(history)),
-                                  self.half_life)[:, None]  # fmt: skip
+        weights = self._weights(history, rank, ratings)[:, None]
         return None if (raw := self._pair_weights(history, targets)) is None else weights * raw
 
     def _pair_weights(self, history: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
@@ -292,16 +406,23 @@ def fit_served(
     ranker: str = "auto",
     protocol: str = "temporal",
     random_state: int = 0,
+    ratings: np.ndarray | None = None,
 ) -> tuple[ServedRanker, Choice | None]:
     """The served ranker fitted on every pair: ``ranker="auto"`` chooses it on a validation
-    split (:func:`choose_ranker`), a candidate name (e.g. ``ease@200``) fixes it."""
+    split (:func:`choose_ranker`), a candidate name (e.g. ``ease@200``) fixes it. ``ratings``
+    (one per pair) as in :func:`choose_ranker`."""
     choice = None
     prior_weight, half_life = 0.0, None
     if ranker == "auto":
         choice = choose_ranker(users, items, first_at, shape, protocol=protocol,
-                               random_state=random_state)  # fmt: skip
+                               random_state=random_state, ratings=ratings)  # fmt: skip
         ranker, prior_weight, half_life = choice.name, choice.prior_weight, choice.half_life
-    model = make_ranker(ranker, random_state).fit(rankers.binary_matrix(users, items, shape))
+    model = make_ranker(ranker, random_state)
+    if _uses_ratings(model):
+        x = sparse.csr_matrix((_values(ratings, len(users)), (users, items)), shape=shape)
+    else:
+        x = rankers.binary_matrix(users, items, shape)
+    model = model.fit(x)
     served = ServedRanker.from_fitted(ranker, model, prior_weight)
     served.half_life = half_life
     return served, choice

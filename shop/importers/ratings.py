@@ -15,9 +15,14 @@ Timestamps are unix seconds (milliseconds when larger than 10^11) or ISO 8601 / 
 Rows are dropped (``report.RATING_REASONS``, first reason wins) for: a wrong number of fields
 (``malformed_row``), a missing or malformed user id (``bad_user_id``: empty, blanks, > 64 chars)
 or item id (``bad_item_id``: empty, blanks, > 32 chars), an unreadable rating (``bad_rating``), a
-rating outside 1–5 (``rating_out_of_range``; fractions such as 3.5 are fine), an unreadable or
+rating outside 1–5 (``rating_out_of_range``; fractions such as 3.5 are fine, and 0.5 is the
+lowest half-star of MovieLens's 0.5–5 scale, see below), an unreadable or
 implausible timestamp (``bad_timestamp``), or because the same user rated the same item again
 later in the file (``duplicate_rating``: the latest — by timestamp, then by position — is kept).
+
+Scale: a file with any 0.5 rating uses the half-star scale 0.5–5 (MovieLens latest, 20M, 25M):
+all its ratings are mapped linearly onto 1–5 (0.5 → 1, 3 → 3.22, 5 → 5), order and spacing kept,
+and the report notes it. Other files are taken as 1–5 as they are.
 
 Mapping: customers by ``external_id`` = user id ("17850.0" → "17850"), created when missing;
 products by ``sku`` = item id upper-cased (as transactions' SKUs are), created when missing as a
@@ -53,6 +58,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
 REQUIRED = ("user_id", "item_id", "rating")
 COLUMNS = tuple(ALIASES)
 _NUMBER = r"[+-]?\d+(?:\.\d+)?"
+# The lowest rating of the half-star scale 0.5–5; a file holding one is rescaled onto 1–5.
+HALF_STAR_MIN = 0.5
 
 
 def import_ratings(
@@ -172,7 +179,7 @@ def _clean_chunk(
         ("bad_user_id", user.map(lambda s: ~cleaning.valid_ids(s, 64))),
         ("bad_item_id", item.map(lambda s: ~cleaning.valid_ids(s, 32))),
         ("bad_rating", rating.isna() | ~np.isfinite(rating)),
-        ("rating_out_of_range", (rating < 1) | (rating > 5)),
+        ("rating_out_of_range", ((rating < 1) & (rating != HALF_STAR_MIN)) | (rating > 5)),
         ("bad_timestamp", rated_at.isna()),
     ]
     frame = pd.DataFrame(
@@ -206,6 +213,23 @@ def _clean(chunks, report: ImportReport, now) -> pd.DataFrame:
         ratings = ratings[latest].sort_values("row").reset_index(drop=True)
     if ratings.empty:
         raise report.nothing_usable()
+    return _to_one_to_five(ratings, report)
+
+
+def to_one_to_five(rating: pd.Series) -> pd.Series:
+    """Ratings on the half-star scale 0.5–5 mapped linearly onto 1–5 (0.5 → 1, 5 → 5)."""
+    return 1.0 + (rating - HALF_STAR_MIN) * 4.0 / (5.0 - HALF_STAR_MIN)
+
+
+def _to_one_to_five(ratings: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
+    half = int((ratings["rating"] == HALF_STAR_MIN).sum())
+    if not half:
+        return ratings
+    ratings = ratings.assign(rating=to_one_to_five(ratings["rating"]))
+    report.notes.append(
+        f"{half:,} ratings of 0.5: the file uses the half-star scale 0.5–5, mapped linearly onto "
+        "1–5 (0.5 → 1, 3 → 3.22, 5 → 5)"
+    )
     return ratings
 
 

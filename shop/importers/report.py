@@ -39,7 +39,7 @@ RATING_REASONS: dict[str, str] = {
     "bad_user_id": "user id missing or malformed",
     "bad_item_id": "item id missing or malformed",
     "bad_rating": "rating missing or not a number",
-    "rating_out_of_range": "rating outside 1–5",
+    "rating_out_of_range": "rating outside 1–5 (0.5 only as the half-star scale's lowest)",
     "bad_timestamp": "timestamp missing, unreadable or implausible",
     "duplicate_rating": "same user and item rated again later in the file",
 }

@@ -699,3 +699,27 @@ def test_weekly_sales_files_are_recognised_as_weekly(engine, tmp_path):
     assert frequency_of(engine) == "W"
     daily = import_transactions(engine, write_online_retail(tmp_path / "online_retail.csv"))
     assert not any("weekly" in n for n in daily.notes)
+
+
+def test_ratings_half_star_scale_is_mapped_onto_one_to_five(engine, tmp_path):
+    # MovieLens latest: 0.5–5 in half stars. 0.5 is a rating, not an error; 0.25 and 0 are.
+    path = tmp_path / "ratings.csv"
+    path.write_text(
+        "userId,movieId,rating,timestamp\n"
+        "1,10,0.5,881250949\n1,20,5,881250949\n1,30,3.5,881250949\n"
+        "2,10,0.25,881250949\n2,20,0,881250949\n"
+    )
+    report = import_ratings(engine, path)
+    assert report.rows_kept == 3 and report.dropped["rating_out_of_range"] == 2
+    assert any("half-star" in note for note in report.notes)
+    got = rating_map(engine)
+    assert got[("1", "10")] == 1.0 and got[("1", "20")] == 5.0
+    assert got[("1", "30")] == pytest.approx(1 + 3 * 4 / 4.5)
+
+
+def test_ratings_without_half_stars_are_kept_as_they_are(engine, tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("userId,movieId,rating\n1,10,1.5\n1,20,3.5\n")
+    report = import_ratings(engine, path)
+    assert not report.notes
+    assert rating_map(engine) == {("1", "10"): 1.5, ("1", "20"): 3.5}

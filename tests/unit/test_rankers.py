@@ -11,6 +11,7 @@ import pytest
 from analytics.recommendation import rankers
 from analytics.recommendation.metrics import mean_ranking_metrics, topn_metrics
 from analytics.recommendation.ranking import (
+    ServedRanker,
     choose_ranker,
     evaluate_scores,
     holdout_mask,
@@ -177,3 +178,78 @@ def test_validation_weighs_recent_history_when_tastes_drift():
     plain = choice.validation[choice.name]["ndcg@10"] if choice.name in choice.validation else 0
     chosen = max(v["ndcg@10"] for v in choice.validation.values())
     assert chosen > plain
+
+
+def test_rated_ease_follows_what_the_customer_liked():
+    x = paired_matrix()
+    ease = rankers.RatedEase(lam=10.0).fit(x)  # every pair rated 5: the same as 0/1 EASE
+    np.testing.assert_allclose(ease.b_, rankers.Ease(lam=10.0).fit(x).b_)
+    served = ServedRanker.from_fitted("rated_ease@10", ease, 0.0)
+    assert served.rated
+    history = np.array([0, 10])  # partners: 1 and 11
+    liked_first = served.scores(0, history, ratings=np.array([5.0, 1.0]))
+    liked_second = served.scores(0, history, ratings=np.array([1.0, 5.0]))
+    assert liked_first[1] > liked_first[11] and liked_second[11] > liked_second[1]
+    reasons = served.contributions(history, np.array([1, 11]), ratings=np.array([5.0, 1.0]))
+    assert reasons is not None and reasons[0, 0] > reasons[1, 1] > 0
+    # A 0/1 ranker ignores ratings.
+    plain = ServedRanker.from_fitted("ease@10", rankers.Ease(lam=10.0).fit(x), 0.0)
+    np.testing.assert_allclose(plain.scores(0, history, ratings=np.array([5.0, 1.0])),
+                               plain.scores(0, history, ratings=np.array([1.0, 5.0])))  # fmt: skip
+
+
+def noisy_pairs(n_users: int = 400, n_pairs: int = 30, seed: int = 0):
+    """Each customer rates 3 planted pairs 5 stars and 4 random products 1 star."""
+    rng = np.random.default_rng(seed)
+    users, items, ratings = [], [], []
+    for u in range(n_users):
+        for j in rng.choice(n_pairs, 3, replace=False):
+            users += [u, u]
+            items += [2 * j, 2 * j + 1]
+            ratings += [5.0, 5.0]
+        for i in rng.choice(2 * n_pairs, 4, replace=False):
+            if (u, int(i)) not in set(zip(users[-10:], items[-10:])):
+                users.append(u)
+                items.append(int(i))
+                ratings.append(1.0)
+    return np.array(users), np.array(items), np.array(ratings), (n_users, 2 * n_pairs)
+
+
+def test_validation_weighs_ratings_when_low_ones_are_noise():
+    users, items, ratings, shape = noisy_pairs()
+    first = np.random.default_rng(0).random(len(users))
+    choice = choose_ranker(users, items, first, shape, protocol="random", ratings=ratings,
+                           with_mf=False)  # fmt: skip
+    assert choice.name.startswith("rated_ease@"), choice.name
+    val = choice.validation
+    best_plain = max(v["ndcg@10"] for k, v in val.items() if k.startswith("ease@"))
+    assert val[choice.name]["ndcg@10"] > best_plain
+    # Without ratings every pair weighs the same: the rated candidates equal the 0/1 ones.
+    same = choose_ranker(users, items, first, shape, protocol="random", with_mf=False)
+    assert same.validation["rated_ease@200"] == same.validation["ease@200"]
+
+
+def test_random_validation_averages_several_splits(monkeypatch):
+    from analytics.recommendation import ranking
+
+    x = paired_matrix(n_users=120, seed=2)
+    users, items = x.nonzero()
+    first = np.zeros(len(users))
+    args = dict(protocol="random", with_mf=False)
+    assert ranking.validation_folds("random") > 1 and ranking.validation_folds("temporal") == 1
+    chosen = choose_ranker(users, items, first, x.shape, random_state=0, **args)
+    both = chosen.validation
+    label = chosen.name + (f"+recency{chosen.half_life:g}" if chosen.half_life else "")
+    label += f"+popularity×{chosen.prior_weight:g}" if chosen.prior_weight else ""
+    assert both[label]["splits"] == 3 and both[label]["ndcg@10"] == max(
+        v["ndcg@10"] for v in both.values() if v["splits"] == 3
+    )
+    monkeypatch.setattr(ranking, "RANDOM_VALIDATION_FOLDS", 1)
+    runs = [choose_ranker(users, items, first, x.shape, random_state=s, **args).validation
+            for s in range(3)]  # fmt: skip
+    # The first split's shortlist is scored on every split and averaged, the rest on the first.
+    assert sum(v["splits"] == 3 for v in both.values()) == ranking.SHORTLIST
+    for label, v in both.items():
+        mean = np.mean([r[label]["ndcg@10"] for r in runs[: v["splits"]]])
+        assert v["ndcg@10"] == pytest.approx(mean)
+    assert len({r["ease@200"]["ndcg@10"] for r in runs}) > 1  # the splits differ

@@ -158,6 +158,18 @@ def test_bought_items_never_come_back(shop, fitted):
         assert scores == sorted(scores, reverse=True)
 
 
+def test_rating_weighted_ease_never_recommends_the_history(shop):
+    model = Recommender("svd", ranker="rated_ease@50").fit(
+        shop["purchases"], shop["ratings"], shop["products"]
+    )
+    assert model.served_ is not None and model.served_.rated
+    for cust in shop["customers"]["customer_id"]:
+        recs = model.recommend(int(cust), 10)
+        assert len(recs) == 10
+        assert not {r.product_id for r in recs} & history(shop, int(cust))
+        assert any(r.reason.startswith("because you") for r in recs)
+
+
 def test_reasons_name_the_history_item_that_contributed_most(fitted):
     served = fitted.served_
     assert served.kind == "ease"  # the planted groups are item-to-item structure
