@@ -55,10 +55,9 @@ def held_out_coverage(results: dict[str, SeriesResult]) -> dict:
     cal = Calibration.fit(pooled_records(results, slice(None, -1)))
     rolling = [
         coverage_table(
-            pooled_records(results, slice(j, j + 1)),
-            Calibration.fit(pooled_records(results, slice(None, j))),
+            pooled_records(results, test), Calibration.fit(pooled_records(results, older))
         )
-        for j in range(1, n_origins)
+        for older, test in rolling_splits(n_origins)
     ]
     return {
         "method": "levels learned on every backtest origin but the newest; coverage measured on "
@@ -67,6 +66,13 @@ def held_out_coverage(results: dict[str, SeriesResult]) -> dict:
         "coverage": coverage_table(pooled_records(results, slice(-1, None)), cal),
         "rolling": {"test_origins": len(rolling), "coverage": pool_tables(rolling)},
     }
+
+
+def rolling_splits(n_origins: int) -> list[tuple[slice, slice]]:
+    """(calibration origins, test origin) for each origin but the oldest, counted from the newest:
+    every series' newest origin is the same period (the data's end), while a series with a
+    shorter history has fewer old ones, so the k-th newest is the same period for all of them."""
+    return [(slice(None, -k), slice(-k, -k + 1 or None)) for k in range(n_origins - 1, 0, -1)]
 
 
 def _chosen_records(result: SeriesResult) -> list:
@@ -141,5 +147,6 @@ __all__ = [
     "held_out_coverage",
     "pool_tables",
     "pooled_records",
+    "rolling_splits",
     "served_intervals",
 ]

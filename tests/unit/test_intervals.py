@@ -58,6 +58,18 @@ def test_rolling_coverage_pools_every_origin_calibrated_on_the_ones_before(burst
     # The newest origin is one of the pooled ones, calibrated on the same older origins.
     newest = held_out["coverage"]["intermittent"]["week"]
     assert min(newest["after80"], week["after80"]) < 0.9
+    # Origins are counted from the newest, the period every series shares: a series with a
+    # shorter history (fewer old origins) is tested on the same periods as the others.
+    from analytics.forecasting.calibrated import rolling_splits
+
+    long, short = list("ABCD"), list("CD")  # periods of the origins, oldest first
+    splits = rolling_splits(4)
+    assert [(long[older], long[test]) for older, test in splits] == [
+        (["A"], ["B"]), (["A", "B"], ["C"]), (["A", "B", "C"], ["D"])
+    ]  # fmt: skip
+    assert [(short[older], short[test]) for older, test in splits] == [
+        ([], []), ([], ["C"]), (["C"], ["D"])
+    ]  # fmt: skip
     # Pooling weighs each origin by its records.
     a = {"k": {"week": {"records": 10, "after80": 1.0, "before80": None}}}
     b = {"k": {"week": {"records": 30, "after80": 0.6, "before80": 0.5}}}
