@@ -22,10 +22,6 @@ from pathlib import Path
 
 from bot.server.rasa_model import ROOT, rasa_bin, rasa_env
 
-# Entity extractors whose `rasa test nlu` report is read (config.yml's, and DIET's of older
-# configs such as bench/nlu_baseline_config.yml).
-ENTITY_EXTRACTORS = ("CRFEntityExtractor", "DIETClassifier")
-
 SUMMARY_ROWS = ("macro avg", "weighted avg", "micro avg", "accuracy")
 
 
@@ -209,10 +205,9 @@ def cross_validate(
     for d in fold_dirs:
         intent_rows += _read_rows(d / "results", "intent")
         response_rows += _read_rows(d / "results", "response_selection")
-        for extractor in ENTITY_EXTRACTORS:
-            entities = d / "results" / f"{extractor}_report.json"
-            if entities.exists():
-                entity_f1.append(json.loads(entities.read_text())["macro avg"]["f1-score"])
+        entities = d / "results" / "DIETClassifier_report.json"
+        if entities.exists():
+            entity_f1.append(json.loads(entities.read_text())["macro avg"]["f1-score"])
     result = summarise(intent_rows, response_rows, fallback_threshold(config))
     if entity_f1:
         result["entity_macro_f1_mean_of_folds"] = sum(entity_f1) / len(entity_f1)
