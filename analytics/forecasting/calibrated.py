@@ -31,10 +31,9 @@ def pooled_records(
     selected by ``origins`` (e.g. ``slice(None, -1)``: all but the newest)."""
     out: dict[str, list[np.ndarray]] = {}
     for r in results.values():
-        m = r.backtest.get(r.method)
-        if m is None or not m.records:
-            continue
-        out.setdefault(r.kind, []).extend(m.records[origins])
+        records = _chosen_records(r)
+        if records:
+            out.setdefault(r.kind, []).extend(records[origins])
     return {
         k: np.concatenate(v) if v else np.zeros((0, len(RECORD_FIELDS))) for k, v in out.items()
     }
@@ -76,6 +75,7 @@ def rolling_splits(n_origins: int) -> list[tuple[slice, slice]]:
 
 
 def _chosen_records(result: SeriesResult) -> list:
+    """The chosen method's backtest records, one array per origin, oldest first."""
     m = result.backtest.get(result.method)
     return list(m.records) if m is not None and m.records else []
 
