@@ -49,8 +49,6 @@ def dask_client(address: str, n_workers: int):
         if client is not None and client.status == "running":
             return client
         if address == LOCAL:
-            if not _clients:
-                atexit.register(close_clients)  # workers stop with this process, cleanly
             cluster = LocalCluster(
                 n_workers=n_workers,
                 threads_per_worker=1,
@@ -84,6 +82,10 @@ def close_clients() -> None:
             if cluster is not None:
                 cluster.close()
         _clients.clear()
+
+
+# Local clusters' workers stop with this process, cleanly (nothing to do when none was made).
+atexit.register(close_clients)
 
 
 def _warm_up() -> int:
