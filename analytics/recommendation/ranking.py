@@ -336,7 +336,7 @@ class ServedRanker:
     ) -> np.ndarray:
         weights = recency_weights(rank if rank is not None else np.zeros(len(history)),
                                   self.half_life)  # fmt: skip
-        if getattr(self, "rated", False) and ratings is not None:
+        if self.rated and ratings is not None:
             weights = weights * rankers.rating_weights(ratings)
         return weights
 
