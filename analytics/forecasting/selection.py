@@ -68,9 +68,8 @@ class ForecastConfig:
 
     def yearly_model(self) -> YearlyAnalog:
         step = self.step_days
-        smooth = self.season if self.season > 1 else 3  # a week of days, or 3 weeks
         return YearlyAnalog(
-            364 // step, 28 // step, self.yearly_origins // step, self.season, smooth
+            364 // step, 56 // step, self.yearly_origins // step, self.season, 21 // step
         )
 
     def to_dict(self) -> dict:

@@ -4,14 +4,16 @@ The models in ``methods`` are fitted on at most a year, so none of them knows th
 (a holiday peak, a summer dip). With two years of history the same weeks a year earlier do: the
 mean for step ``k`` is ``g · s[n - lag + k] · w[k]`` with ``lag`` = 364 days (52 weeks, so
 weekdays line up), ``s`` the centred ``smooth``-step mean of the series (a year-ago day alone is
-as noisy as yesterday: seasonal naive's error, twice), ``w`` the weekday profile of the last
-``lag`` steps (mean 1) and ``g`` = the last ``level`` steps' sum over the same steps a year
-earlier (growth), clipped to ``[1/G_MAX, G_MAX]``. Spikes shorter than ``smooth`` (a promotion
-weekend) are spread over its days; weekly totals keep them.
+as noisy as yesterday; on the demo's smooth series backtest MASE fell from 0.85 with a week to
+0.80 with three), ``w`` the weekday profile of the last ``lag`` steps (mean 1) and ``g`` = the
+last ``level`` steps' sum over the same steps a year earlier (growth, which moves slowly, so
+the window can be long: 8 weeks), clipped to ``[1/G_MAX, G_MAX]``. A spike shorter than
+``smooth`` (a promotion weekend) is spread over its steps: the totals keep it, single days
+don't.
 
 Intervals are the errors this very rule made at past origins: at every origin ``t`` of the
 history that has a year and a level window before it and ``horizon`` steps after it, the rule's
-error path ``y[t:t+h] - g_t · y[t-lag:t-lag+h]``, scaled by today's level over the level at
+error path ``y[t:t+h] - mean_t``, scaled by the last ``level`` steps' sum over that sum at
 ``t``. Sample paths are the mean plus one such path drawn at random (joint across steps, so a
 week's total is as wide as the rule's weekly errors were), clipped at zero.
 """
@@ -31,7 +33,7 @@ MIN_ERROR_ORIGINS = 8  # past origins the intervals need at least
 class YearlyAnalog:
     """The same period a year ago × recent growth (see the module docstring).
 
-    ``lag``/``level``/``season``/``smooth`` are in steps: 364/28/7/7 on daily series, 52/4/1/3
+    ``lag``/``level``/``season``/``smooth`` are in steps: 364/56/7/21 on daily series, 52/8/1/3
     on weekly ones. ``max_origins`` bounds the past origins the errors come from (the newest
     ones), so the cost is bounded.
     """
@@ -42,10 +44,10 @@ class YearlyAnalog:
     def __init__(
         self,
         lag: int = 364,
-        level: int = 28,
+        level: int = 56,
         max_origins: int = 182,
         season: int = 7,
-        smooth: int = 7,
+        smooth: int = 21,
     ):
         self.lag = lag
         self.level = level
