@@ -63,6 +63,11 @@ def _refit(method: str, config: ForecastConfig, y: np.ndarray, previous=None):
             return model.fit(y)
         except (FitFailed, ValueError, np.linalg.LinAlgError):
             method = "seasonal_naive"
+    if method == "yearly":
+        try:
+            return config.yearly_model().fit(y)
+        except FitFailed:
+            method = "seasonal_naive"
     if method in ("tsb", "sba"):
         return Intermittent(method, window=config.window).fit(y)
     if method == "adida":

@@ -417,8 +417,9 @@ def aggregate_metrics(results: dict[str, SeriesResult]) -> dict:
                 if r.kind != kind:
                     continue
                 b = r.backtest.get("seasonal_naive")
-                # The kind's model: SARIMA, or the better intermittent method by this measure.
-                names = ["sarima"] if kind == "smooth" else ["tsb", "sba", "adida"]
+                # The kind's model: the better of SARIMA and the yearly analog, or of the
+                # intermittent methods, by this measure.
+                names = ["sarima", "yearly"] if kind == "smooth" else ["tsb", "sba", "adida"]
                 scored = [
                     getattr(r.backtest[n], measure) for n in names if r.backtest.get(n) is not None
                 ]

@@ -25,6 +25,7 @@ from analytics.forecasting.methods import (
     SeasonalNaive,
     average_demand_interval,
 )
+from analytics.forecasting.yearly import YearlyAnalog
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,29 @@ class ForecastConfig:
     compare_all: bool = False  # evaluation: backtest every method on every series
     freq: str = "D"  # D: daily steps; W: weekly steps
     n_paths: int = 500  # sample paths per forecast (interval of totals, calibration records)
+    yearly: bool = True  # smooth series with ~1.5 years of history also try the yearly analog
+    yearly_origins: int = 182  # past origins (days) its interval errors come from
 
     @property
     def history_days(self) -> int:
-        """Days of history a run needs: the fitting window before the oldest backtest origin."""
-        return self.window + self.origins * self.test_days
+        """Steps of history a run needs: the fitting window (or what the yearly analog needs,
+        if longer) before the oldest backtest origin."""
+        return max(self.window, self.yearly_days) + self.origins * self.test_days
+
+    @property
+    def yearly_days(self) -> int:
+        """Steps the yearly analog needs before an origin: a year, its level window, and the
+        horizon after each of ``yearly_origins`` past origins (0 when it is off)."""
+        if not self.yearly:
+            return 0
+        step = max(self.horizon, self.test_days)
+        return self.yearly_model().min_length(step) + self.yearly_origins // self.step_days
+
+    def yearly_model(self) -> YearlyAnalog:
+        step = self.step_days
+        return YearlyAnalog(
+            364 // step, 56 // step, self.yearly_origins // step, self.season, 21 // step
+        )
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -81,7 +100,7 @@ class SeriesResult:
     """What a worker sends back for one series."""
 
     key: str
-    method: str  # chosen method name: sarima | seasonal_naive | tsb | sba | adida
+    method: str  # chosen method name: sarima | yearly | seasonal_naive | tsb | sba | adida
     detail: str  # e.g. "SARIMA(1,0,1)(0,1,1)[7] AIC 1748.2"
     kind: str  # smooth | intermittent
     reason: str  # why this method was chosen
@@ -125,8 +144,10 @@ def path_grids(model: Forecaster, horizon: int, n: int, week: int) -> dict[str, 
 def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesResult:
     """Backtest the candidates on ``y`` (daily units, oldest first) and forecast with the best.
 
-    Candidates: SARIMA vs seasonal naive for smooth series, TSB (or SBA) vs seasonal naive for
-    intermittent ones (``compare_all`` backtests all three everywhere, for evaluation). The model
+    Candidates: SARIMA vs seasonal naive for smooth series (and the yearly analog beside SARIMA
+    when the history holds a year and more before every backtest origin: the better of the two
+    by backtest MASE is the model), TSB (or SBA) vs seasonal naive for intermittent ones
+    (``compare_all`` backtests all of them everywhere, for evaluation). The model
     must beat the baseline's backtest MASE to be used; if it fails to fit, the baseline is used
     and a note says why.
     """
@@ -171,14 +192,27 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
         except (FitFailed, ValueError, np.linalg.LinAlgError) as exc:
             fitted.pop("sarima", None)
             notes.append(f"SARIMA not used: {exc}")
+    # The yearly analog where every backtest origin has the history it needs.
+    oldest = len(y) - config.origins * config.test_days
+    needs = config.yearly_days - config.yearly_origins // config.step_days  # its minimum
+    if want_sarima and config.yearly and oldest >= needs:
+        try:
+            fitted["yearly"] = config.yearly_model().fit(y)
+            fitted["yearly"].predict(config.horizon)  # enough past origins for its errors
+            scores["yearly"] = backtest(y, config.yearly_model, **bt)
+        except (FitFailed, ValueError) as exc:
+            fitted.pop("yearly", None)
+            scores.pop("yearly", None)
+            notes.append(f"yearly analog not used: {exc}")
 
     # The candidate(s) for this kind of series, against the baseline.
     if intermittent:
         names = [config.intermittent_method] + (["adida"] if config.try_adida else [])
         names = [n for n in names if n in fitted]
         model_name = min(names, key=lambda n: _score(scores.get(n), True), default="tsb")
-    else:
-        model_name = "sarima"
+    else:  # SARIMA or the yearly analog, whichever backtests better
+        names = [n for n in ("sarima", "yearly") if n in fitted]
+        model_name = min(names, key=lambda n: _score(scores.get(n)), default="sarima")
     measure = "RMSSE" if intermittent else "MASE"
     model_score = _score(scores.get(model_name), intermittent)
     base_score = _score(scores[baseline.name], intermittent)
@@ -188,6 +222,8 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
     elif model_name in fitted and model_score < base_score:
         chosen = model_name
         reason = f"backtest {measure} {model_score:.3f} beats seasonal naive {base_score:.3f}"
+        if model_name == "yearly" and "sarima" in fitted:
+            reason += f" and sarima {_score(scores.get('sarima')):.3f}"
     else:
         chosen = baseline.name
         if model_name in fitted:

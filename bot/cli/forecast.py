@@ -44,8 +44,10 @@ def register(sub, evaluate_sub) -> None:
         "forecast",
         help="forecast daily demand for one SKU, with intervals and backtest errors",
         description="Forecast daily demand for one product from its order history. SARIMA "
-        "(weekly seasonality, orders by AIC) or, for sparse sales, TSB is backtested against "
-        "the seasonal-naive baseline (3 rolling origins x 28 days) and the better one is used. "
+        "(weekly seasonality, orders by AIC) and, with a year and more of history, the yearly "
+        "analog (the same weeks a year ago x growth), or, for sparse sales, TSB/ADIDA are "
+        "backtested against the seasonal-naive baseline (3 rolling origins x 28 days) and the "
+        "best one is used. "
         "Prints the method, the backtest errors and the forecast with 80%% and 95%% intervals.",
     )
     p.add_argument("sku", metavar="SKU", help="product code, e.g. CLO-0042")
