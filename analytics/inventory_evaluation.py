@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from analytics.data import load_products
 from analytics.forecasting.adida import Adida
-from analytics.forecasting.calibrated import calibrate, pooled_records
+from analytics.forecasting.calibrated import calibrate, calibration_group, pooled_records
 from analytics.forecasting.demand import load_window, product_histories
 from analytics.forecasting.intervals import (
     MIN_RECORDS,
@@ -49,6 +49,7 @@ class ReplayTask:
     lead: int  # steps
     method: str = ""
     kind: str = ""
+    group: str = ""  # calibration group (analytics.forecasting.calibrated.calibration_group)
 
 
 def _refit(method: str, config: ForecastConfig, y: np.ndarray, previous=None):
@@ -88,7 +89,7 @@ class ReplayPlan:
     NaN when the window runs past the replay)."""
 
     sku: str
-    kind: str
+    group: str  # calibration group: the levels it is recalibrated with
     lead: int
     shopbot: np.ndarray  # (reviews, GRID)
     naive: np.ndarray  # (reviews, GRID)
@@ -110,7 +111,7 @@ def _plan_series(task: ReplayTask, config: ForecastConfig, review: int) -> Repla
         )
         window = task.future[start : start + steps]
         u.append(float(np.mean(totals < window.sum())) if len(window) == steps else np.nan)
-    return ReplayPlan(task.sku, task.kind, task.lead, np.array(shop), np.array(naive), np.array(u))
+    return ReplayPlan(task.sku, task.group, task.lead, np.array(shop), np.array(naive), np.array(u))
 
 
 def _plan_batch(tasks, config, review) -> list[ReplayPlan]:
@@ -128,30 +129,30 @@ def _replay_all(
 ) -> tuple[list[tuple[str, dict[str, ReplayResult]]], list[dict]]:
     """Phase two: the order-up-to levels review by review, shopbot's at the level calibrated on
     what is known by then — the backtests before the replay and the lead-time totals of earlier
-    reviews that have already happened (the last ``memory_steps``), pooled per kind and window,
-    as a weekly ``shopbot train`` would recalibrate — and the naive policy's at the nominal
-    level; then each policy replayed."""
+    reviews that have already happened (the last ``memory_steps``), pooled per calibration group
+    and window, as a weekly ``shopbot train`` would recalibrate — and the naive policy's at the
+    nominal level; then each policy replayed."""
     reviews = plans[0].shopbot.shape[0] if plans else 0
-    group = [(p.kind, window_name((p.lead + review) * step_days)) for p in plans]
+    group = [(p.group, window_name((p.lead + review) * step_days)) for p in plans]
     known_at = [np.arange(reviews) * review + p.lead + review for p in plans]
     levels: dict[str, list[float]] = {p.sku: [] for p in plans}
     trace = []
     for c in range(reviews):
         now = c * review
         by_group: dict[tuple[str, str], float] = {}
-        for kind, name in sorted(set(group)):
-            rec = records.get(kind)
+        for cal_group, name in sorted(set(group)):
+            rec = records.get(cal_group)
             base = []
             if rec is not None and len(rec) and now < memory_steps:
                 base = list(rec[in_window(rec, WINDOWS[name]), 1])
             seen = [
                 plan.u_low[(at <= now) & (now - at < memory_steps) & np.isfinite(plan.u_low)]
                 for plan, g, at in zip(plans, group, known_at)
-                if g == (kind, name)
+                if g == (cal_group, name)
             ]
             u = np.concatenate([np.asarray(base, dtype=float), *seen])
             ok = len(u) >= MIN_RECORDS
-            by_group[(kind, name)] = upper_level(u, service_level) if ok else service_level
+            by_group[(cal_group, name)] = upper_level(u, service_level) if ok else service_level
         for plan, g in zip(plans, group):
             levels[plan.sku].append(by_group[g])
         trace.append({"review": c, **{f"{k}/{w}": round(v, 4) for (k, w), v in by_group.items()}})
@@ -271,6 +272,7 @@ def evaluate_inventory(
     results = {r.key: r for r in chosen}
     for t in tasks:
         t.method, t.kind = results[t.sku].method, results[t.sku].kind
+        t.group = calibration_group(results[t.sku])
     cal = calibrate(results)
     plans = _map(_plan_batch, tasks, n_jobs, config, review)
     memory = MEMORY_WEEKS * 7 // step

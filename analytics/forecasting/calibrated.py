@@ -1,6 +1,7 @@
 """A forecast's served intervals: its sample-path quantiles read at the calibrated levels.
 
-:func:`pooled_records` gathers the backtest records of the chosen methods per kind of series,
+:func:`pooled_records` gathers the backtest records of the chosen methods per calibration group
+(:func:`calibration_group`: the kind of series, with the yearly analog's series apart),
 :func:`calibrate` learns the levels from them, and :func:`served_intervals` turns one series'
 path quantiles (``SeriesResult.grid_*``) into calibrated daily intervals, weekly-total intervals
 and the running-total quantiles the reorder point plans with.
@@ -24,16 +25,23 @@ from analytics.forecasting.selection import GRID, SeriesResult
 INTERVALS = {"lo95": 0.025, "lo80": 0.1, "hi80": 0.9, "hi95": 0.975}
 
 
+def calibration_group(result: SeriesResult) -> str:
+    """The group whose levels a forecast is served at: its kind (smooth / intermittent), except
+    that series forecast by the yearly analog form a group of their own (its intervals are
+    narrower than SARIMA's: one set of levels for both widened SARIMA's too far)."""
+    return "yearly" if result.method == "yearly" else result.kind
+
+
 def pooled_records(
     results: dict[str, SeriesResult], origins: slice = slice(None)
 ) -> dict[str, np.ndarray]:
-    """Per kind (smooth / intermittent): the chosen methods' backtest records of the origins
-    selected by ``origins`` (e.g. ``slice(None, -1)``: all but the newest)."""
+    """Per calibration group: the chosen methods' backtest records of the origins selected by
+    ``origins`` (e.g. ``slice(None, -1)``: all but the newest)."""
     out: dict[str, list[np.ndarray]] = {}
     for r in results.values():
         records = _chosen_records(r)
         if records:
-            out.setdefault(r.kind, []).extend(records[origins])
+            out.setdefault(calibration_group(r), []).extend(records[origins])
     return {
         k: np.concatenate(v) if v else np.zeros((0, len(RECORD_FIELDS))) for k, v in out.items()
     }
@@ -117,7 +125,7 @@ def served_intervals(
     cal = cal or Calibration()
 
     def level(days: int, tau: float) -> float:
-        return cal.level(result.kind, days, tau)
+        return cal.level(calibration_group(result), days, tau)
 
     daily = {
         col: [_at(row, level(step_days, tau)) for row in result.grid_daily]
@@ -144,6 +152,7 @@ def served_intervals(
 __all__ = [
     "LOWER_TAUS",
     "calibrate",
+    "calibration_group",
     "held_out_coverage",
     "pool_tables",
     "pooled_records",

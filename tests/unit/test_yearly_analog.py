@@ -124,3 +124,32 @@ def test_history_covers_the_oldest_origin_and_weekly_series():
     y = simulate(6)[: 108 * 7].reshape(-1, 7).sum(axis=1)
     r = forecast_series("weekly", y, wk)
     assert "yearly" in r.backtest and r.backtest["yearly"] is not None
+
+
+def test_yearly_series_are_calibrated_as_a_group_of_their_own():
+    from dataclasses import replace
+
+    from analytics.forecasting.calibrated import (
+        calibration_group,
+        pooled_records,
+        served_intervals,
+    )
+    from analytics.forecasting.intervals import Calibration
+
+    smooth = forecast_series("S", simulate(1), ForecastConfig(n_paths=200, yearly=False))
+    assert smooth.method == "sarima" and calibration_group(smooth) == "smooth"
+    yearly = replace(
+        smooth, key="Y", method="yearly", backtest={"yearly": smooth.backtest["sarima"]}
+    )
+    assert calibration_group(yearly) == "yearly"
+    pooled = pooled_records({"S": smooth, "Y": yearly})
+    assert set(pooled) == {"smooth", "yearly"}
+    assert len(pooled["smooth"]) == len(pooled["yearly"]) > 0
+    # Served at its group's levels: wider for the yearly group here, nominal for SARIMA's.
+    wide = Calibration(levels={"yearly": {"day": {0.9: 0.99, 0.1: 0.01}}})
+    plain = served_intervals(smooth, wide)["daily"]
+    widened = served_intervals(yearly, wide)["daily"]
+    nominal = served_intervals(yearly, Calibration())["daily"]
+    assert plain["hi80"] == nominal["hi80"]
+    assert all(w > n for w, n in zip(widened["hi80"], nominal["hi80"]))
+    assert all(w <= n for w, n in zip(widened["lo80"], nominal["lo80"]))
