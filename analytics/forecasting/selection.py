@@ -58,13 +58,20 @@ class ForecastConfig:
         return max(self.window, self.yearly_days) + self.origins * self.test_days
 
     @property
-    def yearly_days(self) -> int:
-        """Steps the yearly analog needs before an origin: a year, its level window, and the
-        horizon after each of ``yearly_origins`` past origins (0 when it is off)."""
+    def yearly_min_steps(self) -> int:
+        """Steps the yearly analog needs at least before an origin: a year, its level window,
+        and the horizon after its fewest past origins (0 when it is off)."""
         if not self.yearly:
             return 0
-        step = max(self.horizon, self.test_days)
-        return self.yearly_model().min_length(step) + self.yearly_origins // self.step_days
+        return self.yearly_model().min_length(max(self.horizon, self.test_days))
+
+    @property
+    def yearly_days(self) -> int:
+        """Steps of history the yearly analog reads before an origin: its minimum and
+        ``yearly_origins`` more past origins for its errors (0 when it is off)."""
+        if not self.yearly:
+            return 0
+        return self.yearly_min_steps + self.yearly_origins // self.step_days
 
     def yearly_model(self) -> YearlyAnalog:
         step = self.step_days
@@ -194,8 +201,7 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
             notes.append(f"SARIMA not used: {exc}")
     # The yearly analog where every backtest origin has the history it needs.
     oldest = len(y) - config.origins * config.test_days
-    needs = config.yearly_days - config.yearly_origins // config.step_days  # its minimum
-    if want_sarima and config.yearly and oldest >= needs:
+    if want_sarima and config.yearly and oldest >= config.yearly_min_steps:
         try:
             fitted["yearly"] = config.yearly_model().fit(y)
             fitted["yearly"].predict(config.horizon)  # enough past origins for its errors
