@@ -126,7 +126,7 @@ def test_history_covers_the_oldest_origin_and_weekly_series():
     assert "yearly" in r.backtest and r.backtest["yearly"] is not None
 
 
-def test_yearly_series_are_calibrated_as_a_group_of_their_own():
+def test_yearly_and_naive_series_are_calibrated_as_groups_of_their_own():
     from dataclasses import replace
 
     from analytics.forecasting.calibrated import (
@@ -142,6 +142,18 @@ def test_yearly_series_are_calibrated_as_a_group_of_their_own():
         smooth, key="Y", method="yearly", backtest={"yearly": smooth.backtest["sarima"]}
     )
     assert calibration_group(yearly) == "yearly"
+    # Seasonal naive kept as the better is calibrated apart too; the kinds' own models are not.
+    groups = {
+        (kind, method): calibration_group(replace(smooth, kind=kind, method=method))
+        for kind, method in [("smooth", "seasonal_naive"), ("intermittent", "seasonal_naive"),
+                             ("intermittent", "tsb"), ("intermittent", "adida")]
+    }  # fmt: skip
+    assert groups == {
+        ("smooth", "seasonal_naive"): "seasonal_naive",
+        ("intermittent", "seasonal_naive"): "seasonal_naive",
+        ("intermittent", "tsb"): "intermittent",
+        ("intermittent", "adida"): "intermittent",
+    }
     pooled = pooled_records({"S": smooth, "Y": yearly})
     assert set(pooled) == {"smooth", "yearly"}
     assert len(pooled["smooth"]) == len(pooled["yearly"]) > 0
