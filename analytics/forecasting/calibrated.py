@@ -3,8 +3,8 @@
 :func:`pooled_records` gathers the backtest records of the chosen methods per calibration group
 (:func:`calibration_group`: the kind of series, or the method when it is not the kind's own
 model), :func:`calibrate` learns the levels from them, and :func:`served_intervals` turns one
-series' path quantiles (``SeriesResult.grid_*``) into calibrated daily intervals, weekly-total intervals
-and the running-total quantiles the reorder point plans with.
+series' path quantiles (``SeriesResult.grid_*``) into calibrated daily intervals, weekly-total
+intervals and the running-total quantiles the reorder point plans with.
 """
 
 from __future__ import annotations
