@@ -60,7 +60,8 @@ class YearlyAnalog:
         return self.lag + self.level + horizon + MIN_ERROR_ORIGINS - 1
 
     def _growth(self, y: np.ndarray, t: int) -> float:
-        """g at origin ``t``: the ``level`` steps before ``t`` over the same steps a year earlier."""
+        """g at origin ``t``: the ``level`` steps before ``t`` over the same steps a year
+        earlier."""
         past = float(y[t - self.lag - self.level : t - self.lag].sum())
         if past <= 0:
             raise FitFailed("no demand in the level window a year earlier")
