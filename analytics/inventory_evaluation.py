@@ -49,7 +49,11 @@ class ReplayTask:
     lead: int  # steps
     method: str = ""
     kind: str = ""
-    group: str = ""  # calibration group (analytics.forecasting.calibrated.calibration_group)
+
+    @property
+    def group(self) -> str:
+        """The calibration group whose levels the replay recalibrates it with."""
+        return calibration_group(self.kind, self.method)
 
 
 def _refit(method: str, config: ForecastConfig, y: np.ndarray, previous=None):
@@ -272,7 +276,6 @@ def evaluate_inventory(
     results = {r.key: r for r in chosen}
     for t in tasks:
         t.method, t.kind = results[t.sku].method, results[t.sku].kind
-        t.group = calibration_group(results[t.sku])
     cal = calibrate(results)
     plans = _map(_plan_batch, tasks, n_jobs, config, review)
     memory = MEMORY_WEEKS * 7 // step

@@ -25,17 +25,15 @@ from analytics.forecasting.selection import GRID, SeriesResult
 INTERVALS = {"lo95": 0.025, "lo80": 0.1, "hi80": 0.9, "hi95": 0.975}
 
 
-def calibration_group(result: SeriesResult) -> str:
-    """The group whose levels a forecast is served at: its kind (smooth / intermittent) when the
+def calibration_group(kind: str, method: str) -> str:
+    """The group whose levels a forecast (of this kind, by this method) is served at: its kind (smooth / intermittent) when the
     kind's own model forecasts it (SARIMA; TSB, SBA or ADIDA), else the method: the yearly
     analog's series and the series where seasonal naive backtested better form groups of their
     own. Their paths are far from the models' in width (seasonal naive's random walk covers
     99% where 80% is promised on MovieLens; the yearly analog's cover too little), so levels
     learned on a mix of them fit neither."""
-    own = (
-        result.method == "sarima" if result.kind == "smooth" else result.method != "seasonal_naive"
-    )
-    return result.kind if own else result.method
+    own = method == "sarima" if kind == "smooth" else method != "seasonal_naive"
+    return kind if own else method
 
 
 def pooled_records(
@@ -47,7 +45,7 @@ def pooled_records(
     for r in results.values():
         records = _chosen_records(r)
         if records:
-            out.setdefault(calibration_group(r), []).extend(records[origins])
+            out.setdefault(calibration_group(r.kind, r.method), []).extend(records[origins])
     return {
         k: np.concatenate(v) if v else np.zeros((0, len(RECORD_FIELDS))) for k, v in out.items()
     }
@@ -131,7 +129,7 @@ def served_intervals(
     cal = cal or Calibration()
 
     def level(days: int, tau: float) -> float:
-        return cal.level(calibration_group(result), days, tau)
+        return cal.level(calibration_group(result.kind, result.method), days, tau)
 
     daily = {
         col: [_at(row, level(step_days, tau)) for row in result.grid_daily]

@@ -34,7 +34,7 @@ def bursty_results():
 
 def _in_group(results, group: str = "intermittent") -> int:
     """Series calibrated in ``group`` (a series where seasonal naive won is calibrated apart)."""
-    return sum(calibration_group(r) == group for r in results.values())
+    return sum(calibration_group(r.kind, r.method) == group for r in results.values())
 
 
 def test_calibrated_intervals_cover_what_they_promise(bursty_results):

@@ -137,14 +137,14 @@ def test_yearly_and_naive_series_are_calibrated_as_groups_of_their_own():
     from analytics.forecasting.intervals import Calibration
 
     smooth = forecast_series("S", simulate(1), ForecastConfig(n_paths=200, yearly=False))
-    assert smooth.method == "sarima" and calibration_group(smooth) == "smooth"
+    assert smooth.method == "sarima" and calibration_group(smooth.kind, smooth.method) == "smooth"
     yearly = replace(
         smooth, key="Y", method="yearly", backtest={"yearly": smooth.backtest["sarima"]}
     )
-    assert calibration_group(yearly) == "yearly"
+    assert calibration_group(yearly.kind, yearly.method) == "yearly"
     # Seasonal naive kept as the better is calibrated apart too; the kinds' own models are not.
     groups = {
-        (kind, method): calibration_group(replace(smooth, kind=kind, method=method))
+        (kind, method): calibration_group(kind, method)
         for kind, method in [("smooth", "seasonal_naive"), ("intermittent", "seasonal_naive"),
                              ("intermittent", "tsb"), ("intermittent", "adida")]
     }  # fmt: skip
