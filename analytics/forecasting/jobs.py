@@ -35,6 +35,7 @@ from analytics.forecasting.methods import (
     forecast_frame,
 )
 from analytics.forecasting.selection import (
+    MODELS,
     ForecastConfig,
     SeriesResult,
     forecast_series,
@@ -419,7 +420,7 @@ def aggregate_metrics(results: dict[str, SeriesResult]) -> dict:
                 b = r.backtest.get("seasonal_naive")
                 # The kind's model: the better of SARIMA and the yearly analog, or of the
                 # intermittent methods, by this measure.
-                names = ["sarima", "yearly"] if kind == "smooth" else ["tsb", "sba", "adida"]
+                names = MODELS[kind]
                 scored = [
                     getattr(r.backtest[n], measure) for n in names if r.backtest.get(n) is not None
                 ]

@@ -97,6 +97,9 @@ def weekly_config(horizon_weeks: int = 8, **overrides) -> ForecastConfig:
     return ForecastConfig(**{**base, **overrides})
 
 
+# The models of each kind of series, each backtested against seasonal naive (the baseline).
+MODELS = {"smooth": ("sarima", "yearly"), "intermittent": ("tsb", "sba", "adida")}
+
 # Quantile levels at which each forecast's sample paths are summarised for serving (every
 # 0.5%); the calibrated levels are read off this grid by interpolation.
 GRID = np.linspace(0.0, 1.0, 201)
@@ -217,7 +220,7 @@ def forecast_series(key: str, y: np.ndarray, config: ForecastConfig) -> SeriesRe
         names = [n for n in names if n in fitted]
         model_name = min(names, key=lambda n: _score(scores.get(n), True), default="tsb")
     else:  # SARIMA or the yearly analog, whichever backtests better
-        names = [n for n in ("sarima", "yearly") if n in fitted]
+        names = [n for n in MODELS["smooth"] if n in fitted]
         model_name = min(names, key=lambda n: _score(scores.get(n)), default="sarima")
     measure = "RMSSE" if intermittent else "MASE"
     model_score = _score(scores.get(model_name), intermittent)
