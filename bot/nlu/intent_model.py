@@ -24,7 +24,6 @@ from it.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,31 +33,24 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.nlu.regex_matches import RegexMatches
+
 WORDS = r"(?u)\b\w+\b"  # one-letter words too ("I", "a"): "I do" is not "do"
 FORMAT = 2  # 2: the meaning features (meaning_weight)
 
 
 class Placeholders:
-    """Replaces every match of the named patterns by the pattern's name, longest match first
-    where two overlap ("RMA-104233" is an RMA number, not an order number)."""
+    """Replaces every match of the named patterns by the pattern's name (without underscores),
+    longest match first where two overlap (``RegexMatches``)."""
 
     def __init__(self, patterns: dict[str, str]) -> None:
-        self._compiled = [
-            (name.replace("_", ""), re.compile(p, re.IGNORECASE)) for name, p in patterns.items()
-        ]
+        self._matches = RegexMatches(patterns)
 
     def __call__(self, text: str) -> str:
-        spans = sorted(
-            (m.start(), -(m.end() - m.start()), m.end(), word)
-            for word, rx in self._compiled
-            for m in rx.finditer(text)
-            if m.end() > m.start()
-        )
         out, pos = [], 0
-        for start, _, end, word in spans:
-            if start >= pos:
-                out += [text[pos:start], f" {word} "]
-                pos = end
+        for start, end, name in self._matches(text):
+            out += [text[pos:start], f" {name.replace('_', '')} "]
+            pos = end
         out.append(text[pos:])
         return "".join(out).lower()
 
