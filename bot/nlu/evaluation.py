@@ -23,6 +23,7 @@ from pathlib import Path
 from bot.server.rasa_model import ROOT, rasa_bin, rasa_env
 
 SUMMARY_ROWS = ("macro avg", "weighted avg", "micro avg", "accuracy")
+NOT_ENTITY_REPORTS = ("intent_report.json", "response_selection_report.json")
 
 
 def load_examples(config: Path, data: Path, domain: Path):
@@ -205,9 +206,11 @@ def cross_validate(
     for d in fold_dirs:
         intent_rows += _read_rows(d / "results", "intent")
         response_rows += _read_rows(d / "results", "response_selection")
-        entities = d / "results" / "DIETClassifier_report.json"
-        if entities.exists():
-            entity_f1.append(json.loads(entities.read_text())["macro avg"]["f1-score"])
+        # the entity extractor's report, named after it (ShopEntityTagger_report.json)
+        for report in sorted((d / "results").glob("*_report.json")):
+            scores = json.loads(report.read_text())
+            if report.name not in NOT_ENTITY_REPORTS and "macro avg" in scores:
+                entity_f1.append(scores["macro avg"]["f1-score"])
     result = summarise(intent_rows, response_rows, fallback_threshold(config))
     if entity_f1:
         result["entity_macro_f1_mean_of_folds"] = sum(entity_f1) / len(entity_f1)
