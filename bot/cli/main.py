@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "recommend",
     "train",
     "evaluate_nlu",
+    "nlu_review",
     "privacy",
     "promotions",
     "experiments",

@@ -120,6 +120,32 @@ class Conversations:
                 out[sender] = [_line(e) for e in events if e.get("event") in ("user", "bot")]
         return out
 
+    def user_messages(self, since: float) -> dict[str, list[dict[str, Any]]]:
+        """The customers' (and staff's) messages since the Unix time ``since``, as Rasa stored
+        them (text, parse data, channel), in order, per conversation id."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        engine = self._sql()
+        if engine is not None:
+            table = self._events()
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(table.c.sender_id, table.c.data)
+                    .where(table.c.type_name == "user", table.c.timestamp >= since)
+                    .order_by(table.c.id)
+                )
+                for sender_id, data in rows:
+                    out.setdefault(sender_id, []).append(json.loads(data))
+        elif _is_redis(self.url):
+            for key, doc in self._redis_documents():
+                events = [
+                    e
+                    for e in doc.get("events") or []
+                    if e.get("event") == "user" and (e.get("timestamp") or 0) >= since
+                ]
+                if events:
+                    out[key.decode()[len(self.REDIS_PREFIX) :]] = events
+        return out
+
     # -- deleting --------------------------------------------------------------------------------
 
     def delete(self, sender_ids: Iterable[str]) -> int:
