@@ -141,7 +141,8 @@ def main() -> None:
         "each parsed by every model in turn (`Agent.parse_message`, one process).\n"
     )
     rows = []
-    labels = [label for label, _ in PIPELINES] if len(models) == 2 else ["given"] * len(models)
+    # the pipelines' names when this run trained them; given models are named by their files
+    labels = [label for label, _ in PIPELINES] if training else ["given"] * len(models)
     for label, cost, model in zip(labels, costs, models):
         rows.append(
             [
