@@ -5,13 +5,15 @@ out of the stored conversations for staff to label, and the labelled ones into t
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import yaml
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.main import add_json_flag, emit
 from bot.server.conversations import Conversations
+from shop.errors import ShopbotError
 from shop.settings import PROJECT_ROOT
 
 
@@ -62,12 +64,16 @@ def _review(args) -> int:
     from bot.nlu.review import known_intents, review_document, unclear_messages
 
     if args.days < 1:
-        print("error: --days must be at least 1", file=sys.stderr)
-        return 2
+        raise ShopbotError("--days must be at least 1")
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.days)
     conversations = Conversations()
     try:
         unclear = unclear_messages(conversations.user_messages(since.timestamp()))
+    except (SQLAlchemyError, RedisError) as exc:
+        raise ShopbotError(
+            f"cannot read the conversations ({type(exc).__name__}); is the tracker store "
+            "(SHOPBOT_TRACKER_STORE_URL) up?"
+        ) from exc
     finally:
         conversations.close()
     out = Path(args.out)
@@ -91,8 +97,7 @@ def _learn(args) -> int:
 
     data = Path(args.data) if args.data else PROJECT_ROOT / "data" / "nlu"
     if not data.is_dir():
-        print(f"error: no NLU data folder {data}", file=sys.stderr)
-        return 2
+        raise ShopbotError(f"no NLU data folder {data}")
     existing = [e.get("text") for e in load_data(str(data)).training_examples if e.get("text")]
     result = learn(
         read_review(Path(args.file)), known_intents(_domain()), existing, data / REVIEWED_FILE

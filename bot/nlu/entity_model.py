@@ -8,7 +8,8 @@ which was mostly TensorFlow's overhead for one short message.
 A message is cut into tokens, where every match of the training data's regexes (order numbers,
 SKUs, e-mails, RMA numbers) is one token of its own, and each token is read as
 
-- its word (lower case), its first and last letters, its shape ("Xxx", "d", "XXX-d") and length;
+- its word (lower case), its first three and last two and three letters, its shape ("Xxx",
+  "d", "XXX-d") and its length;
 - the regex that matched it, and the lookup table (categories) its word is in, if any;
 - the same for the two tokens before and after it, and the pairs of neighbouring words.
 

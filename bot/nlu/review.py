@@ -139,15 +139,17 @@ def review_document(unclear: Sequence[Unclear], since: dt.datetime, intents: Ite
 
 
 def known_intents(domain: Mapping[str, Any]) -> set[str]:
-    """The labels a message can have: the domain's intents and, for retrieval intents, their
-    questions (``faq/shipping_time``, from the ``utter_faq/…`` responses)."""
+    """The labels a message can have: the domain's intents, where a retrieval intent is one of
+    its questions (``faq/shipping_time``, from the ``utter_faq/…`` responses), never ``faq``
+    alone (no answer would go with it)."""
     intents = {i if isinstance(i, str) else next(iter(i)) for i in domain.get("intents") or []}
     questions = {
         name[len("utter_") :]
         for name in domain.get("responses") or {}
         if "/" in name and name[len("utter_") :].split("/")[0] in intents
     }
-    return (intents | questions) - {FALLBACK_INTENT}
+    retrieval = {q.split("/")[0] for q in questions}
+    return (intents - retrieval - {FALLBACK_INTENT}) | questions
 
 
 def read_review(path: Path) -> list[dict[str, Any]]:
@@ -212,14 +214,17 @@ def learn(
 def _read_blocks(path: Path) -> dict[str, list[str]]:
     if not path.exists():
         return {}
-    nlu = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []
-    return {
-        block["intent"]: [
-            line[2:].strip() for line in block["examples"].splitlines() if line.startswith("- ")
-        ]
-        for block in nlu
-        if "intent" in block
-    }
+    try:
+        nlu = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []
+        return {
+            block["intent"]: [
+                line[2:].strip() for line in block["examples"].splitlines() if line.startswith("- ")
+            ]
+            for block in nlu
+            if "intent" in block
+        }
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:
+        raise ReviewError(f"{path} is not an NLU file this command wrote ({exc})") from exc
 
 
 def _write_blocks(path: Path, blocks: Mapping[str, list[str]]) -> None:

@@ -124,10 +124,10 @@ def test_masks_personal_data_but_keeps_the_wording():
 
 
 def test_known_labels_are_intents_and_faq_questions():
+    # "faq" alone is no label: an example of it would have no answer
     assert known_intents(DOMAIN) == {
         "order_status",
         "complaint",
-        "faq",
         "greet",
         "out_of_scope",
         "faq/shipping_time",
@@ -210,3 +210,10 @@ def test_an_empty_store_gives_an_empty_review(tmp_path, monkeypatch, capsys):
     assert main(["nlu", "review", "--out", str(out)]) == 0
     assert "0 messages" in capsys.readouterr().out
     assert yaml.safe_load(out.read_text()) == []
+
+
+def test_a_store_that_is_down_gets_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SHOPBOT_TRACKER_STORE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert main(["nlu", "review", "--out", str(tmp_path / "review.yml")]) == 2
+    assert "cannot read the conversations" in capsys.readouterr().err
+    assert not (tmp_path / "review.yml").exists()
