@@ -14,6 +14,7 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.nlu.entity_model import EntityModel, Tokenizer
 from bot.nlu.entity_tagger import ShopEntityTagger
 from bot.nlu.evaluation import load_examples
+from bot.nlu.regex_matches import RegexMatches
 from shop.settings import PROJECT_ROOT
 
 PATTERNS = {
@@ -67,6 +68,19 @@ def test_tokens_keep_regex_matches_whole_and_split_the_rest():
     ]
     text = "Return RMA-104233"
     assert all(text[t.start : t.end] == t.text for t in Tokenizer(PATTERNS)(text))
+
+
+def test_runs_too_long_for_an_identifier_are_not_searched():
+    # A pattern like the e-mail one backtracks over a long run from every position in it
+    # (quadratic); nothing that long is an identifier, so it is blanked out, positions kept.
+    junk = "x" * 300 + "@example.com"
+    text = f"{junk} then order 104233 and jo@example.com"
+    matches = RegexMatches(PATTERNS)(text)
+    assert [(text[a:b], name) for a, b, name in matches] == [
+        ("104233", "order_number"),
+        ("jo@example.com", "email"),
+    ]
+    assert [t.text for t in Tokenizer(PATTERNS)(junk)] == [junk[:300], "@", "example", ".", "com"]
 
 
 def test_neighbouring_entities_are_both_found(model):
