@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -27,13 +27,14 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.component import StoredComponent
 from bot.nlu.entity_model import EntityModel
 
 logger = logging.getLogger(__name__)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
-class ShopEntityTagger(GraphComponent, EntityExtractorMixin):
+class ShopEntityTagger(StoredComponent, EntityExtractorMixin):
     """shopbot's entity tagger: a CRF over the message's tokens, regex matches and lookups."""
 
     @staticmethod
@@ -53,20 +54,8 @@ class ShopEntityTagger(GraphComponent, EntityExtractorMixin):
         resource: Resource,
         model: EntityModel | None = None,
     ) -> None:
-        self.config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
+        super().__init__(config, model_storage, resource)
         self.model = model
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ShopEntityTagger:
-        return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.nlu_examples if e.get(TEXT)]

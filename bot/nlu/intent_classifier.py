@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -28,6 +28,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.component import StoredComponent
 from bot.nlu.intent_model import IntentModel
 from bot.nlu.response_selection import ResponseSelection
 
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class ShopIntentClassifier(GraphComponent, IntentClassifier):
+class ShopIntentClassifier(StoredComponent, IntentClassifier):
     """shopbot's intent classifier: a logistic regression on word and character n-grams and the
     text's meaning."""
 
@@ -63,21 +64,9 @@ class ShopIntentClassifier(GraphComponent, IntentClassifier):
         model: IntentModel | None = None,
         selection: ResponseSelection | None = None,
     ) -> None:
-        self.config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
+        super().__init__(config, model_storage, resource)
         self.model = model
         self.selection = selection
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ShopIntentClassifier:
-        return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]

@@ -28,6 +28,7 @@ COMPONENT_SOURCES = (
     "bot/nlu/intent_model.py",
     "bot/nlu/intent_classifier.py",
     "bot/nlu/response_selection.py",
+    "bot/nlu/component.py",
     "bot/nlu/regex_matches.py",
     "bot/nlu/entity_model.py",
     "bot/nlu/entity_tagger.py",
