@@ -3,11 +3,17 @@ the model storage and resource their trained model is written to and read from."
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class StoredComponent(GraphComponent):
@@ -29,3 +35,16 @@ class StoredComponent(GraphComponent):
         execution_context: ExecutionContext,
     ) -> StoredComponent:
         return cls(config, model_storage, resource)
+
+    @staticmethod
+    def read_stored(
+        model_storage: ModelStorage, resource: Resource, read: Callable[[Path], T]
+    ) -> T | None:
+        """``read(folder)`` of the stored model, or None (logged) when nothing was trained: as
+        with Rasa's own components, an untrained one then does nothing."""
+        try:
+            with model_storage.read_from(resource) as folder:
+                return read(folder)
+        except (ValueError, FileNotFoundError) as exc:
+            logger.warning(f"No trained model in '{resource.name}' ({exc}).")
+            return None

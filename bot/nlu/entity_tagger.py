@@ -95,13 +95,7 @@ class ShopEntityTagger(StoredComponent, EntityExtractorMixin):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> ShopEntityTagger:
-        try:
-            with model_storage.read_from(resource) as folder:
-                model = EntityModel.load(folder)
-        except (ValueError, FileNotFoundError) as exc:
-            # As Rasa's own extractors: an untrained component finds no entities.
-            logger.warning(f"No trained entity model in '{resource.name}' ({exc}).")
-            model = None
+        model = cls.read_stored(model_storage, resource, EntityModel.load)
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: list[Message]) -> list[Message]:

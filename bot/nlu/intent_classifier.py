@@ -104,14 +104,10 @@ class ShopIntentClassifier(StoredComponent, IntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> ShopIntentClassifier:
-        try:
-            with model_storage.read_from(resource) as folder:
-                model = IntentModel.load(folder)
-                selection = ResponseSelection.load(folder)
-        except (ValueError, FileNotFoundError) as exc:
-            # Rasa's own classifiers do the same: an untrained component classifies nothing.
-            logger.warning(f"No trained intent model in '{resource.name}' ({exc}).")
-            model, selection = None, None
+        stored = cls.read_stored(
+            model_storage, resource, lambda f: (IntentModel.load(f), ResponseSelection.load(f))
+        )
+        model, selection = stored or (None, None)
         if model is not None and model.meaning_weight:
             # Load (and hash-check) the sentence encoder now, with the model, not on the first
             # customer's message (seconds; Slack gives up after 3 s). Fails here if it is missing.

@@ -170,4 +170,4 @@ def test_untrained_component_finds_nothing(tmp_path, caplog):
     message = Message.build(text="stock of CLO-0042 please")
     tagger.process([message])
     assert not message.get("entities")
-    assert "No trained entity model" in caplog.text
+    assert "No trained model" in caplog.text
