@@ -30,7 +30,7 @@ from shop.errors import ShopbotError
 FALLBACK_INTENT = "nlu_fallback"
 NONE_OF_THESE = "out_of_scope"  # the "Something else" button
 REVIEWED_FILE = "reviewed.yml"
-GUESSES = 3
+GUESSES = 3  # the most frequent first choices listed per message
 
 # What is masked, in this order (an RMA number holds an order number's digits).
 MASKS = (
@@ -88,9 +88,10 @@ class Unclear:
         }
 
 
-def _top_guesses(event: Mapping[str, Any]) -> list[str]:
+def _top_guess(event: Mapping[str, Any]) -> list[str]:
+    """The classifier's first choice before the fallback took over (none or one)."""
     ranking = (event.get("parse_data") or {}).get("intent_ranking") or []
-    return [r["name"] for r in ranking if r.get("name") not in (None, FALLBACK_INTENT)][:GUESSES]
+    return [r["name"] for r in ranking if r.get("name") not in (None, FALLBACK_INTENT)][:1]
 
 
 def _intent(event: Mapping[str, Any]) -> str | None:
@@ -109,7 +110,7 @@ def unclear_messages(conversations: Mapping[str, Sequence[Mapping[str, Any]]]) -
             masked = " ".join(mask(text).split())
             item = found.setdefault(_normal(masked), Unclear(masked))
             item.times += 1
-            item.guesses.update(_top_guesses(event)[:1])
+            item.guesses.update(_top_guess(event))
             answer = events[i + 1] if i + 1 < len(events) else {}
             picked = _intent(answer)
             if (answer.get("text") or "").startswith("/") and picked not in (
