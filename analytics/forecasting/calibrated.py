@@ -26,12 +26,12 @@ INTERVALS = {"lo95": 0.025, "lo80": 0.1, "hi80": 0.9, "hi95": 0.975}
 
 
 def calibration_group(kind: str, method: str) -> str:
-    """The group whose levels a forecast (of this kind, by this method) is served at: its kind (smooth / intermittent) when the
-    kind's own model forecasts it (SARIMA; TSB, SBA or ADIDA), else the method: the yearly
-    analog's series and the series where seasonal naive backtested better form groups of their
-    own. Their paths are far from the models' in width (seasonal naive's random walk covers
-    99% where 80% is promised on MovieLens; the yearly analog's cover too little), so levels
-    learned on a mix of them fit neither."""
+    """The group whose levels a forecast (of this kind, by this method) is served at: its kind
+    (smooth / intermittent) when the kind's own model forecasts it (SARIMA; TSB, SBA or ADIDA),
+    else the method: the yearly analog's series and the series where seasonal naive backtested
+    better form groups of their own. Their paths are far from the models' in width (seasonal
+    naive's random walk covers 99% where 80% is promised on MovieLens; the yearly analog's cover
+    too little), so levels learned on a mix of them fit neither."""
     own = method == "sarima" if kind == "smooth" else method != "seasonal_naive"
     return kind if own else method
 
