@@ -11,9 +11,16 @@ from typing import Any, TypeVar
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def regex_patterns(training_data: TrainingData) -> dict[str, str]:
+    """The training data's regexes by name (order_number, sku, email, rma_number), as both
+    components read them."""
+    return {r["name"]: r["pattern"] for r in training_data.regex_features}
 
 
 class StoredComponent(GraphComponent):

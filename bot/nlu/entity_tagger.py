@@ -27,7 +27,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.component import StoredComponent
+from bot.nlu.component import StoredComponent, regex_patterns
 from bot.nlu.entity_model import EntityModel
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class ShopEntityTagger(StoredComponent, EntityExtractorMixin):
             logger.warning("Not training the entity tagger: no entities in the training data.")
             return self._resource
         self.model = EntityModel(
-            patterns={r["name"]: r["pattern"] for r in training_data.regex_features},
+            patterns=regex_patterns(training_data),
             lookups={
                 table["name"]: [str(w) for w in table["elements"]]
                 for table in training_data.lookup_tables

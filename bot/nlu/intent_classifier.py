@@ -28,7 +28,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.component import StoredComponent
+from bot.nlu.component import StoredComponent, regex_patterns
 from bot.nlu.intent_model import IntentModel
 from bot.nlu.response_selection import ResponseSelection
 
@@ -79,7 +79,7 @@ class ShopIntentClassifier(StoredComponent, IntentClassifier):
         else:
             self.selection = None
             labels = [e.get(INTENT) for e in examples]
-        patterns = {r["name"]: r["pattern"] for r in training_data.regex_features}
+        patterns = regex_patterns(training_data)
         self.model = IntentModel(
             patterns=patterns,
             C=float(self.config["C"]),
