@@ -32,7 +32,9 @@ NONE_OF_THESE = "out_of_scope"  # the "Something else" button
 REVIEWED_FILE = "reviewed.yml"
 GUESSES = 3  # the most frequent first choices listed per message
 
-# What is masked, in this order (an RMA number holds an order number's digits).
+# What is masked, in this order (an RMA number holds an order number's digits). Broader than
+# shop.text's rules on purpose: those recognise valid identifiers, a mask hides anything shaped
+# like one (any 6 digits, any address-like word).
 MASKS = (
     (re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE), "https://example.com"),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "someone@example.com"),
