@@ -20,7 +20,9 @@ Ranking (top-N)
     Rating predictors rank poorly (surprise SVD: P@10 0.07 on MovieLens latest-small, EASE
     0.36), so the list comes from a top-N ranker chosen on a validation split of the training
     data (``ranking.choose_ranker``; the random protocol averages 3 validation splits): EASE
-    (closed form, λ 50/200/800) on 0/1 or on rating-weighted histories (rating / 5), item-kNN,
+    (closed form, λ 50/200/800) on 0/1 or on rating-weighted histories (rating / 5) or on
+    time-local co-occurrence (products counted together by how close they are in each
+    customer's time order: ``rankers.LocalEase``), item-kNN,
     implicit ALS and BPR, or popularity, optionally with recent history weighing more and
     blended with the popularity prior (the segment's when the stored segmentation knows the customer). The
     former blend ``0.8 · co-occurrence + 0.1 · surprise estimate + 0.1 · recent popularity``

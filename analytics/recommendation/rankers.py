@@ -12,10 +12,15 @@ is better; the caller removes what the customer already has.
   ``max_items`` most popular products with at least ``min_count`` customers enter the inverse
   (its cost grows with the cube of their number); the rest score below every kept product.
 - :class:`RatedEase` — EASE on the customers' ratings scaled to (0, 1] instead of 0/1.
+- :class:`LocalEase` — EASE on *time-local* co-occurrence: two products count together by how
+  close they are in the customer's own order of interactions (``exp(-distance / scale)``), so
+  what customers take up together, rather than ever, shapes the weights.
 - :class:`ImplicitMF` — ALS or BPR matrix factorisation from the ``implicit`` package.
 
 Rankers with ``uses_ratings`` True are fitted and scored on the rating-weighted matrix (see
-:func:`rating_weights`); the others on the 0/1 one.
+:func:`rating_weights`); the others on the 0/1 one. Rankers with ``uses_order`` True are also
+given ``order``: a matrix with x's pattern holding each pair's place in its customer's time order
+plus one (:func:`order_matrix`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,16 @@ def binary_matrix(
     x = sparse.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=shape)
     x.data[:] = 1.0
     return x
+
+
+def order_matrix(
+    users: np.ndarray, items: np.ndarray, rank: np.ndarray, shape: tuple[int, int]
+) -> sparse.csr_matrix:
+    """The CSR matrix with ``rank + 1`` at every (user, item) pair: ``rank`` is the pair's place
+    in its customer's time order (any order-preserving numbers; ``ranking.recency_rank``)."""
+    return sparse.csr_matrix(
+        (np.asarray(rank, dtype=np.float64) + 1.0, (users, items)), shape=shape
+    )
 
 
 RATING_MAX = 5.0
@@ -129,14 +144,20 @@ class Ease:
         self.min_count = min_count
 
     def fit(self, x: sparse.csr_matrix) -> Ease:
+        self._choose_items(x)
+        xk = x[:, self.items_]
+        return self._solve((xk.T @ xk).toarray().astype(np.float64))
+
+    def _choose_items(self, x: sparse.csr_matrix) -> None:
         counts = np.diff(x.tocsc().indptr).astype(np.float64)  # customers per product
         eligible = np.flatnonzero(counts >= self.min_count)
         if len(eligible) > self.max_items:
             eligible = eligible[np.argsort(-counts[eligible], kind="stable")[: self.max_items]]
         self.items_ = np.sort(eligible)
         self.n_items_ = x.shape[1]
-        xk = x[:, self.items_]
-        gram = (xk.T @ xk).toarray().astype(np.float64)
+
+    def _solve(self, gram: np.ndarray) -> Ease:
+        """The zero-diagonal closed form from the Gram matrix of the kept products."""
         gram[np.diag_indices_from(gram)] += self.lam
         with threadpool_limits(2, "blas"):
             p = np.linalg.inv(gram)
@@ -175,6 +196,107 @@ class RatedEase(Ease):
 
     name = "rated_ease"
     uses_ratings = True
+
+
+class LocalEase(Ease):
+    """EASE whose Gram matrix counts two products of a customer by how close they are in the
+    customer's time order: ``Σ_u x_ua · x_ub · exp(−|pos_a − pos_b| / scale)`` (pairs more than
+    ``3 · scale`` apart are left out; each product with itself counts fully). Plain EASE counts
+    every pair of a history alike, so a customer's film of 1996 and one of 2018 teach as much as
+    two watched the same week; here what is taken up together counts most. Scored like EASE, from
+    the whole history. Needs ``order`` (:func:`order_matrix`) to fit."""
+
+    name = "local_ease"
+    uses_order = True
+
+    def __init__(
+        self, lam: float = 200.0, scale: float = 30.0, memo: GramMemo | None = None, **kwargs
+    ):
+        super().__init__(lam=lam, **kwargs)
+        self.scale = scale
+        self.memo = memo
+
+    def fit(self, x: sparse.csr_matrix, order: sparse.csr_matrix | None = None) -> LocalEase:
+        if order is None or order.nnz != x.nnz:
+            raise ValueError("LocalEase needs each pair's place in its customer's time order")
+        self._choose_items(x)
+        self._solve(self._local_gram(x, order))
+        return self
+
+    def _local_gram(self, x: sparse.csr_matrix, order: sparse.csr_matrix) -> np.ndarray:
+        if self.memo is not None:
+            return self.memo.get((x, order, self.scale, self.items_.tobytes()),
+                                 lambda: _local_gram(x, order, self.items_, self.scale))  # fmt: skip
+        return _local_gram(x, order, self.items_, self.scale)
+
+
+class GramMemo:
+    """The last Gram matrix computed, for rankers fitted one after another on the same data
+    (the validation fits :class:`LocalEase` at several λ on one split): it keeps its inputs
+    alive and matches them by identity, and hands out copies."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._gram: np.ndarray | None = None
+
+    def get(self, key: tuple, compute) -> np.ndarray:
+        same = (
+            self._key is not None
+            and len(key) == len(self._key)
+            and all(
+                a is b or (isinstance(a, (bytes, float)) and a == b) for a, b in zip(key, self._key)
+            )
+        )
+        if not same or self._gram is None:
+            self._key, self._gram = key, compute()
+        return self._gram.copy()
+
+
+_PAIR_CHUNK = 4_000_000  # pairs gathered before they are added up (bounds the memory)
+
+
+def _local_gram(
+    x: sparse.csr_matrix, order: sparse.csr_matrix, items: np.ndarray, scale: float
+) -> np.ndarray:
+    """:class:`LocalEase`'s Gram matrix over the products ``items`` (see there)."""
+    n = len(items)
+    col = np.full(x.shape[1], -1, dtype=np.int64)
+    col[items] = np.arange(n)
+    xc, oc = x.tocoo(), order.tocoo()
+    # Both matrices have one pattern: align their entries by (row, column).
+    xs, os_ = np.lexsort((xc.col, xc.row)), np.lexsort((oc.col, oc.row))
+    rows, cols = xc.row[xs], col[xc.col[xs]]
+    values, pos = xc.data[xs].astype(np.float64), oc.data[os_].astype(np.float64)
+    keep = cols >= 0
+    seq = np.lexsort((pos[keep], rows[keep]))  # each customer's products in time order
+    rows, cols, values, pos = rows[keep][seq], cols[keep][seq], values[keep][seq], pos[keep][seq]
+    gram = np.zeros(n * n)
+    gram += np.bincount(cols * n + cols, weights=values * values, minlength=n * n)
+    pairs: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+
+    def add_up() -> None:
+        if pairs:
+            gram[:] += np.bincount(np.concatenate(pairs), np.concatenate(weights), n * n)
+            pairs.clear()
+            weights.clear()
+
+    reach, gathered = 3.0 * scale, 0
+    for d in range(1, len(rows)):
+        gap = pos[d:] - pos[:-d]
+        near = np.flatnonzero((rows[:-d] == rows[d:]) & (gap <= reach))
+        if not len(near):
+            break  # within a customer, products only grow further apart with d
+        a, b = cols[near], cols[near + d]
+        w = np.exp(-gap[near] / scale) * values[near] * values[near + d]
+        pairs += [a * n + b, b * n + a]
+        weights += [w, w]
+        gathered += 2 * len(near)
+        if gathered >= _PAIR_CHUNK:
+            add_up()
+            gathered = 0
+    add_up()
+    return gram.reshape(n, n)
 
 
 class ImplicitMF:

@@ -1,6 +1,7 @@
 """The served ranker, chosen on a validation split of the training data (never the test data).
 
-Candidates: EASE at a few regularisations (on 0/1 and on rating-weighted histories), item-kNN,
+Candidates: EASE at a few regularisations (on 0/1 and on rating-weighted histories, and on
+time-local co-occurrence: :class:`rankers.LocalEase`), item-kNN,
 implicit ALS and BPR, popularity, each alone and blended with the popularity prior; EASE and
 item-kNN also with a customer's recent products weighing more (a product's weight halves every
 ``h`` products bought after it). Each is fitted on
@@ -30,6 +31,7 @@ RECENCY_HALF_LIVES = (None, 5.0, 20.0)  # in products, newest first; None: all w
 VALIDATION_FRACTION = 0.2
 RANDOM_VALIDATION_FOLDS = 3  # random validation splits averaged (the temporal one is unique)
 SHORTLIST = 6  # candidates the first split keeps for the further ones
+BASELINE_LABELS = tuple(f"ease@{lam:g}" for lam in EASE_LAMBDAS)  # scored on every split
 
 
 def holdout_mask(
@@ -97,6 +99,11 @@ def candidates(
     }
     out |= {
         f"rated_ease@{lam:g}": functools.partial(rankers.RatedEase, lam=lam) for lam in EASE_LAMBDAS
+    }
+    memo = rankers.GramMemo()  # one local Gram for every λ fitted on the same data
+    out |= {
+        f"local_ease@{lam:g}": functools.partial(rankers.LocalEase, lam=lam, memo=memo)
+        for lam in EASE_LAMBDAS
     }
     out["item_knn"] = lambda: rankers.ItemKNN()
     if with_mf and implicit_available():
@@ -194,14 +201,16 @@ def choose_ranker(
     """Fits every candidate on validation splits of the (user, item) pairs and returns the one
     with the best NDCG@k averaged over the splits (ties: the earlier candidate), with the best
     popularity-prior weight and recency half-life. Every candidate is scored on the first split,
-    the ``SHORTLIST`` best of it on the others too, and only they can be chosen then.
-    ``ratings`` (one per pair, 1–5) feed the rankers that use them; without, every pair is a 5."""
+    the ``SHORTLIST`` best of it on the others too, and only they can be chosen then; plain
+    EASE at every λ is always scored on every split, since the evaluation's EASE baseline takes
+    the λ this validation prefers (:data:`BASELINE_LABELS`). ``ratings`` (one per pair, 1–5) feed the rankers that use them; without, every pair is a 5."""
     fold = functools.partial(_validate_fold, users, items, first_at, shape, protocol=protocol,
                              with_mf=with_mf, k=k, ratings=ratings)  # fmt: skip
     first, labels = fold(seed=random_state)
     n_folds = validation_folds(protocol)
     key = f"ndcg@{k}"
     short = sorted(first, key=lambda lbl: -first[lbl][key])[:SHORTLIST] if n_folds > 1 else first
+    short = list(short) + [lbl for lbl in BASELINE_LABELS if lbl in first and lbl not in short]
     folds = [first] + [fold(seed=random_state + f, only=set(short))[0] for f in range(1, n_folds)]
     results: dict[str, dict] = {}
     best: tuple[float, str, float, float | None] | None = None
@@ -241,14 +250,14 @@ def _validate_fold(
     pop = np.asarray(x_fit.sum(axis=0), dtype=np.float64).ravel()
     pop = pop / pop.max() if pop.max() > 0 else pop
     rank = recency_rank(users[~held], first_at[~held])
+    x_order = rankers.order_matrix(users[~held], items[~held], rank, shape)
     results: dict[str, dict] = {}
     labels: dict[str, tuple[str, float, float | None]] = {}
     for name, make in candidates(seed, with_mf).items():
         if only is not None and not any(lbl.split("+")[0] == name for lbl in only):
             continue
         try:
-            model = make()
-            model = model.fit(x_rated if _uses_ratings(model) else x_fit)
+            model = _fit(make(), x_rated, x_fit, x_order)
         except (ValueError, np.linalg.LinAlgError, MemoryError) as exc:
             log.warning("validation: %s could not be fitted: %s", name, exc)
             continue
@@ -282,6 +291,13 @@ def _values(ratings: np.ndarray | None, n: int) -> np.ndarray:
 
 def _uses_ratings(model) -> bool:
     return bool(getattr(model, "uses_ratings", False))
+
+
+def _fit(model, x_rated: sparse.csr_matrix, x_binary: sparse.csr_matrix,
+         x_order: sparse.csr_matrix):  # fmt: skip
+    """``model`` fitted on the matrix it reads (rated or 0/1), with the time order if it uses it."""
+    x = x_rated if _uses_ratings(model) else x_binary
+    return model.fit(x, x_order) if getattr(model, "uses_order", False) else model.fit(x)
 
 
 def make_ranker(name: str, random_state: int = 0):
@@ -417,12 +433,10 @@ def fit_served(
         choice = choose_ranker(users, items, first_at, shape, protocol=protocol,
                                random_state=random_state, ratings=ratings)  # fmt: skip
         ranker, prior_weight, half_life = choice.name, choice.prior_weight, choice.half_life
-    model = make_ranker(ranker, random_state)
-    if _uses_ratings(model):
-        x = sparse.csr_matrix((_values(ratings, len(users)), (users, items)), shape=shape)
-    else:
-        x = rankers.binary_matrix(users, items, shape)
-    model = model.fit(x)
+    x_rated = sparse.csr_matrix((_values(ratings, len(users)), (users, items)), shape=shape)
+    x_order = rankers.order_matrix(users, items, recency_rank(users, first_at), shape)
+    model = _fit(make_ranker(ranker, random_state), x_rated,
+                 rankers.binary_matrix(users, items, shape), x_order)  # fmt: skip
     served = ServedRanker.from_fitted(ranker, model, prior_weight)
     served.half_life = half_life
     return served, choice

@@ -135,7 +135,8 @@ def test_validation_prefers_structure_to_popularity_and_never_sees_the_test():
     users, items = x.nonzero()
     first = np.random.default_rng(0).random(len(users))
     choice = choose_ranker(users, items, first, x.shape, protocol="random", random_state=0)
-    assert choice.name.startswith("ease@") or choice.name == "item_knn"
+    # An item-to-item ranker (the time-local EASE is plain EASE on 7-product histories).
+    assert choice.name.split("@")[0] in ("ease", "local_ease") or choice.name == "item_knn"
     pop = choice.validation["popularity"]["ndcg@10"]
     assert choice.validation[choice.name]["ndcg@10"] > 2 * pop
     # Scoring by the planted partner alone is what a perfect ranker would do: EASE gets close.
@@ -225,7 +226,7 @@ def test_validation_weighs_ratings_when_low_ones_are_noise():
     best_plain = max(v["ndcg@10"] for k, v in val.items() if k.startswith("ease@"))
     assert val[choice.name]["ndcg@10"] > best_plain
     # Without ratings every pair weighs the same: the rated candidates equal the 0/1 ones.
-    same = choose_ranker(users, items, first, shape, protocol="random", with_mf=False)
+    same = choose_ranker(users, items, first, shape, protocol="temporal", with_mf=False)
     assert same.validation["rated_ease@200"] == same.validation["ease@200"]
 
 
@@ -247,9 +248,79 @@ def test_random_validation_averages_several_splits(monkeypatch):
     monkeypatch.setattr(ranking, "RANDOM_VALIDATION_FOLDS", 1)
     runs = [choose_ranker(users, items, first, x.shape, random_state=s, **args).validation
             for s in range(3)]  # fmt: skip
-    # The first split's shortlist is scored on every split and averaged, the rest on the first.
-    assert sum(v["splits"] == 3 for v in both.values()) == ranking.SHORTLIST
+    # The first split's shortlist (and plain EASE, the baseline) is scored on every split and
+    # averaged, the rest on the first only.
+    top = sorted(runs[0], key=lambda lbl: -runs[0][lbl]["ndcg@10"])[: ranking.SHORTLIST]
+    assert {k for k, v in both.items() if v["splits"] == 3} == set(top) | set(
+        ranking.BASELINE_LABELS
+    )
     for label, v in both.items():
         mean = np.mean([r[label]["ndcg@10"] for r in runs[: v["splits"]]])
         assert v["ndcg@10"] == pytest.approx(mean)
     assert len({r["ease@200"]["ndcg@10"] for r in runs}) > 1  # the splits differ
+
+
+def sessions(n_users: int = 300, n_groups: int = 15, per_user: int = 5, seed: int = 0):
+    """Products come in groups (3g, 3g+1, 3g+2): every customer with a group has all three, the
+    first two taken up one right after the other, the third long before. Over whole histories
+    3g is as often with 3g+1 as with 3g+2; only the time order tells them apart."""
+    rng = np.random.default_rng(seed)
+    users, items, times = [], [], []
+    for u in range(n_users):
+        groups = rng.choice(n_groups, per_user, replace=False)
+        sequence = [3 * g + 2 for g in groups]  # the far ones first
+        for g in groups:
+            sequence += [3 * g, 3 * g + 1]
+        users += [u] * len(sequence)
+        items += sequence
+        times += list(range(len(sequence)))
+    users_a, items_a = np.array(users), np.array(items)
+    shape = (n_users, 3 * n_groups)
+    x = rankers.binary_matrix(users_a, items_a, shape)
+    order = rankers.order_matrix(users_a, items_a, recency_rank(users_a, np.array(times)), shape)
+    return x, order
+
+
+def test_local_ease_tells_what_was_taken_up_together_from_what_was_ever_had():
+    x, order = sessions()
+    local = rankers.LocalEase(lam=10.0, scale=2.0).fit(x, order)
+    plain = rankers.Ease(lam=10.0).fit(x)
+    for g in range(15):
+        row = rankers.binary_matrix(np.array([0]), np.array([3 * g]), (1, x.shape[1]))
+        near, far = 3 * g + 1, 3 * g + 2
+        s_local = local.scores(row, np.array([0]))[0]
+        s_plain = plain.scores(row, np.array([0]))[0]
+        assert int(np.argmax(s_local)) == near
+        assert s_local[near] > 2 * s_local[far] > 0
+        # Plain EASE cannot tell them apart: both always come with 3g.
+        assert s_plain[near] == pytest.approx(s_plain[far], rel=0.05)
+    # Served as EASE is: the same scores from a history.
+    served = ServedRanker.from_fitted("local_ease@10", local, 0.0)
+    row = rankers.binary_matrix(np.array([0, 0]), np.array([0, 9]), (1, x.shape[1]))
+    np.testing.assert_allclose(served.scores(0, np.array([0, 9])),
+                               local.scores(row, np.array([0]))[0], rtol=1e-5)  # fmt: skip
+
+
+def test_local_ease_with_a_wide_scale_is_plain_ease():
+    x, order = sessions(n_users=80)
+    wide = rankers.LocalEase(lam=10.0, scale=1e9).fit(x, order)
+    np.testing.assert_allclose(wide.b_, rankers.Ease(lam=10.0).fit(x).b_, atol=1e-5)
+
+
+def test_local_ease_needs_the_order_and_computes_one_gram_per_data(monkeypatch):
+    x, order = sessions(n_users=50)
+    with pytest.raises(ValueError, match="time order"):
+        rankers.LocalEase().fit(x)
+    with pytest.raises(ValueError, match="time order"):
+        rankers.LocalEase().fit(x, order[:, :3])
+    calls = []
+    real = rankers._local_gram
+    monkeypatch.setattr(rankers, "_local_gram", lambda *a: calls.append(1) or real(*a))
+    memo = rankers.GramMemo()
+    fits = [rankers.LocalEase(lam=lam, scale=2.0, memo=memo).fit(x, order) for lam in (1, 10)]
+    assert len(calls) == 1 and not np.allclose(fits[0].b_, fits[1].b_)
+    again = rankers.LocalEase(lam=1, scale=2.0, memo=memo).fit(x, order)
+    np.testing.assert_array_equal(again.b_, fits[0].b_)  # the memo's Gram is not altered by λ
+    rankers.LocalEase(lam=1, scale=2.0, memo=memo).fit(x.copy(), order.copy())
+    rankers.LocalEase(lam=1, scale=3.0, memo=memo).fit(x.copy(), order.copy())
+    assert len(calls) == 3  # other data, another scale: computed again
