@@ -203,7 +203,8 @@ def choose_ranker(
     popularity-prior weight and recency half-life. Every candidate is scored on the first split,
     the ``SHORTLIST`` best of it on the others too, and only they can be chosen then; plain
     EASE at every λ is always scored on every split, since the evaluation's EASE baseline takes
-    the λ this validation prefers (:data:`BASELINE_LABELS`). ``ratings`` (one per pair, 1–5) feed the rankers that use them; without, every pair is a 5."""
+    the λ this validation prefers (:data:`BASELINE_LABELS`). ``ratings`` (one per pair, 1–5)
+    feed the rankers that use them; without, every pair is a 5."""
     fold = functools.partial(_validate_fold, users, items, first_at, shape, protocol=protocol,
                              with_mf=with_mf, k=k, ratings=ratings)  # fmt: skip
     first, labels = fold(seed=random_state)
