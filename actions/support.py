@@ -42,8 +42,24 @@ INTENT_TITLES = {
     "complaint": "Make a complaint",
     "human_handoff": "Talk to a human",
 }
-# Below this confidence an intent is not worth offering.
+# The FAQ topics offered when the NLU is unsure: the button's title and the question the button
+# sends, one of the topic's own training examples (tests/e2e check each is answered with it).
+FAQ_TOPICS = {
+    "faq/shipping_time": ("Delivery times", "how long does shipping take?"),
+    "faq/shipping_cost": ("Delivery costs", "how much is shipping?"),
+    "faq/international_shipping": ("Delivery abroad", "do you ship internationally?"),
+    "faq/payment_methods": ("Ways to pay", "what payment methods do you accept?"),
+    "faq/return_policy": ("Return policy", "what is your return policy?"),
+    "faq/refund_time": ("Refund times", "how long does a refund take?"),
+    "faq/warranty": ("Warranty", "do your products have a warranty?"),
+    "faq/size_guide": ("Size guide", "where is your size guide?"),
+    "faq/promo_codes": ("Promo codes", "how do I use a promo code?"),
+    "faq/account": ("Your account", "how do I create an account?"),
+    "faq/contact": ("Contact us", "how can I contact you?"),
+}
+# Below this confidence an intent is not worth offering; at most this many are.
 MIN_OFFER_CONFIDENCE = 0.05
+MAX_OFFERS = 3
 
 
 def _order_number_mentioned(tracker: Tracker) -> str | None:
@@ -177,27 +193,40 @@ class ActionDefaultFallback(ShopAction):
         return [UserUtteranceReverted()]
 
 
+def offers(parse: dict) -> list[dict]:
+    """The buttons for an unclear message: the most likely tasks and FAQ topics (an FAQ topic's
+    likelihood is the FAQ's share times the topic's share within it), best first."""
+    scored: list[tuple[float, dict]] = []
+    for r in parse.get("intent_ranking") or []:
+        name, confidence = r.get("name"), float(r.get("confidence") or 0)
+        if name in INTENT_TITLES:
+            scored.append((confidence, {"title": INTENT_TITLES[name], "payload": f"/{name}"}))
+        elif name == "faq":
+            topics = ((parse.get("response_selector") or {}).get("faq") or {}).get("ranking")
+            for t in topics or []:
+                if (topic := FAQ_TOPICS.get(t.get("intent_response_key"))) is not None:
+                    share = confidence * float(t.get("confidence") or 0)
+                    scored.append((share, {"title": topic[0], "payload": topic[1]}))
+    scored.sort(key=lambda item: -item[0])  # stable: ties keep the ranking's order
+    return [button for confidence, button in scored if confidence >= MIN_OFFER_CONFIDENCE][
+        :MAX_OFFERS
+    ]
+
+
 class ActionDefaultAskAffirmation(Action):
-    """When unsure, offers the most likely intents as buttons instead of guessing."""
+    """When unsure, offers the most likely tasks and FAQ topics as buttons instead of guessing."""
 
     def name(self) -> str:
         return "action_default_ask_affirmation"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         try:
-            ranking = (tracker.latest_message or {}).get("intent_ranking") or []
-            options = [
-                r["name"]
-                for r in ranking
-                if r.get("name") in INTENT_TITLES
-                and float(r.get("confidence") or 0) >= MIN_OFFER_CONFIDENCE
-            ][:3]
+            buttons = offers(tracker.latest_message or {})
         except Exception:  # malformed parse data: just ask to rephrase
-            options = []
-        if not options:
+            buttons = []
+        if not buttons:
             dispatcher.utter_message(text=REPHRASE)
             return []
-        buttons = [{"title": INTENT_TITLES[name], "payload": f"/{name}"} for name in options]
         buttons.append({"title": "Something else", "payload": "/out_of_scope"})
         dispatcher.utter_message(
             text="Sorry, I'm not sure I understood. Did you mean one of these?", buttons=buttons

@@ -13,9 +13,12 @@ import urllib.request
 import uuid
 
 import pytest
+import yaml
 from sqlalchemy import select
 
+from actions.support import FAQ_TOPICS
 from bot.identity import issue_token
+from bot.server.rasa_model import ROOT
 from shop.store import make_engine, session_scope
 from shop.store.models import Order, Return, SupportTicket
 
@@ -130,6 +133,15 @@ def test_return_gives_one_rma(assistant, engine):
 def test_faq_is_answered(assistant):
     reply = Chat(assistant).texts("how long does delivery take?")
     assert "working days" in reply
+
+
+def test_every_faq_topic_button_gets_its_topics_answer(assistant):
+    """The "did you mean" buttons of FAQ topics send a question (actions.support.FAQ_TOPICS):
+    each must be understood and answered with its own topic's answer."""
+    responses = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
+    for key, (_title, question) in FAQ_TOPICS.items():
+        answer = responses[f"utter_{key}"][0]["text"]
+        assert Chat(assistant).texts(question) == answer, key
 
 
 def test_recommendations_come_as_cards_and_text(assistant):

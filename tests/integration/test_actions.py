@@ -981,6 +981,42 @@ def test_unsure_nlu_offers_likely_intents(shop):
     ]
 
 
+def test_unsure_nlu_offers_likely_faq_topics_beside_tasks(shop):
+    trk = tracker("how long till it gets to me", intent="nlu_fallback")
+    trk.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.7},
+        {"name": "faq", "confidence": 0.5},
+        {"name": "order_status", "confidence": 0.3},
+        {"name": "greet", "confidence": 0.1},
+    ]
+    trk.latest_message["response_selector"] = {
+        "all_retrieval_intents": ["faq"],
+        "faq": {
+            "ranking": [
+                {"intent_response_key": "faq/shipping_time", "confidence": 0.7},
+                {"intent_response_key": "faq/international_shipping", "confidence": 0.2},
+                {"intent_response_key": "faq/refund_time", "confidence": 0.09},
+                {"intent_response_key": "faq/unknown_topic", "confidence": 0.01},
+            ]
+        },
+    }
+    _, messages = run(support.ActionDefaultAskAffirmation(), trk)
+    # FAQ topics weigh by the FAQ's confidence (0.5 × 0.7 = 0.35, 0.5 × 0.2 = 0.10, 0.045 is
+    # below the floor), tasks by their own; a topic's button asks its question.
+    assert messages[0]["buttons"] == [
+        {"title": "Delivery times", "payload": "how long does shipping take?"},
+        {"title": "Track an order", "payload": "/order_status"},
+        {"title": "Delivery abroad", "payload": "do you ship internationally?"},
+        {"title": "Something else", "payload": "/out_of_scope"},
+    ]
+    assert len(support.offers(trk.latest_message)) == support.MAX_OFFERS
+    # A malformed selector is no reason to fail: the tasks are still offered.
+    trk.latest_message["response_selector"] = {"faq": {"ranking": [{"confidence": "x"}]}}
+    assert support.offers(trk.latest_message) == [
+        {"title": "Track an order", "payload": "/order_status"}
+    ]
+
+
 # ---- staff and failures ------------------------------------------------------------------------
 
 
