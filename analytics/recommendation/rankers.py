@@ -225,30 +225,29 @@ class LocalEase(Ease):
 
     def _local_gram(self, x: sparse.csr_matrix, order: sparse.csr_matrix) -> np.ndarray:
         if self.memo is not None:
-            return self.memo.get((x, order, self.scale, self.items_.tobytes()),
+            return self.memo.get((x, order), (self.scale, self.items_.tobytes()),
                                  lambda: _local_gram(x, order, self.items_, self.scale))  # fmt: skip
         return _local_gram(x, order, self.items_, self.scale)
 
 
 class GramMemo:
     """The last Gram matrix computed, for rankers fitted one after another on the same data
-    (the validation fits :class:`LocalEase` at several λ on one split): it keeps its inputs
-    alive and matches them by identity, and hands out copies."""
+    (the validation fits :class:`LocalEase` at several λ on one split): it keeps its input
+    matrices alive and matches them by identity, its parameters by value, and hands out copies."""
 
     def __init__(self) -> None:
-        self._key: tuple | None = None
+        self._inputs: tuple = ()
+        self._params: tuple = ()
         self._gram: np.ndarray | None = None
 
-    def get(self, key: tuple, compute) -> np.ndarray:
+    def get(self, inputs: tuple, params: tuple, compute) -> np.ndarray:
         same = (
-            self._key is not None
-            and len(key) == len(self._key)
-            and all(
-                a is b or (isinstance(a, (bytes, float)) and a == b) for a, b in zip(key, self._key)
-            )
+            params == self._params
+            and len(inputs) == len(self._inputs)
+            and all(a is b for a, b in zip(inputs, self._inputs))
         )
         if not same or self._gram is None:
-            self._key, self._gram = key, compute()
+            self._inputs, self._params, self._gram = inputs, params, compute()
         return self._gram.copy()
 
 
