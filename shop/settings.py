@@ -257,6 +257,11 @@ TELEMETRY = _setting(
 CHROMIUM = _setting(
     "SHOPBOT_CHROMIUM", None, "the Chromium the browser tests drive (default: /usr/bin/chromium)"
 )
+SHARED_DATA = _setting(
+    "SHOPBOT_SHARED_DATA",
+    None,
+    "the shared public data sets the real-data tests read (default: ../shared/data beside the repo)",
+)
 
 
 # ---- derived values ----------------------------------------------------------------------------

@@ -9,16 +9,16 @@ vs 0.132 NDCG@10 (bench/REPORT.md, "Recommenders × protocols × data sets").
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from analytics.recommendation.evaluation import evaluate_recommender
+from shop import settings
 from shop.importers.ratings import import_ratings
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("SHOPBOT_SHARED_DATA") or ROOT.parent / "shared" / "data")
+SHARED = Path(settings.SHARED_DATA.get() or ROOT.parent / "shared" / "data")
 RATINGS = SHARED / "movielens-latest-small" / "ratings.csv"
 
 pytestmark = pytest.mark.skipif(
