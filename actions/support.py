@@ -20,6 +20,7 @@ from actions.common import (
 )
 from shop import handoffs, support_hours, tickets
 from shop.errors import OrderAccessDenied
+from shop.faq_topics import FAQ_TOPICS
 from shop.orders import RETURN_WINDOW_DAYS, OrderSummary, get_order
 from shop.store import session_scope
 from shop.store.models import utcnow
@@ -41,21 +42,6 @@ INTENT_TITLES = {
     "product_search": "Ask about a product",
     "complaint": "Make a complaint",
     "human_handoff": "Talk to a human",
-}
-# The FAQ topics offered when the NLU is unsure: the button's title and the question the button
-# sends, one of the topic's own training examples (tests/e2e check each is answered with it).
-FAQ_TOPICS = {
-    "faq/shipping_time": ("Delivery times", "how long does shipping take?"),
-    "faq/shipping_cost": ("Delivery costs", "how much is shipping?"),
-    "faq/international_shipping": ("Delivery abroad", "do you ship internationally?"),
-    "faq/payment_methods": ("Ways to pay", "what payment methods do you accept?"),
-    "faq/return_policy": ("Return policy", "what is your return policy?"),
-    "faq/refund_time": ("Refund times", "how long does a refund take?"),
-    "faq/warranty": ("Warranty", "do your products have a warranty?"),
-    "faq/size_guide": ("Size guide", "where is your size guide?"),
-    "faq/promo_codes": ("Promo codes", "how do I use a promo code?"),
-    "faq/account": ("Your account", "how do I create an account?"),
-    "faq/contact": ("Contact us", "how can I contact you?"),
 }
 # Below this confidence an intent is not worth offering; at most this many are.
 MIN_OFFER_CONFIDENCE = 0.05

@@ -3,9 +3,10 @@ staff to label, and the labelled ones added to the training data.
 
 ``review`` reads the stored conversations (the tracker store) and lists every message the NLU
 sent to the fallback ("did you mean…?"), most frequent first, with what the classifier guessed
-and — when the customer picked one of the offered buttons — the intent the customer chose, which
-prefills the label. Personal data is masked before anything is written (e-mail addresses, order
-and RMA numbers, phone and card numbers, links); the file names no conversation or customer.
+and — when the customer picked one of the offered buttons — the intent or FAQ question the
+customer chose, which prefills the label. Personal data is masked before anything is written
+(e-mail addresses, order and RMA numbers, phone and card numbers, links); the file names no
+conversation or customer.
 
 ``learn`` takes that file back once staff have filled in ``intent`` where they know it, checks
 every label against the domain's intents and FAQ questions (nothing is written if one is
@@ -26,6 +27,7 @@ from typing import Any
 import yaml
 
 from shop.errors import ShopbotError
+from shop.faq_topics import topic_of_button
 
 FALLBACK_INTENT = "nlu_fallback"
 NONE_OF_THESE = "out_of_scope"  # the "Something else" button
@@ -100,6 +102,17 @@ def _intent(event: Mapping[str, Any]) -> str | None:
     return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
 
 
+def _picked(answer: Mapping[str, Any]) -> str | None:
+    """The label the customer chose with ``answer``, the message after a fallback, if it was one
+    of the "did you mean" buttons: a task's button sends "/intent" ("Something else" chooses
+    nothing), an FAQ topic's button its topic's question (shop.faq_topics)."""
+    text = (answer.get("text") or "").strip()
+    if not text.startswith("/"):
+        return topic_of_button(text)
+    picked = _intent(answer)
+    return picked if picked not in (None, FALLBACK_INTENT, NONE_OF_THESE) else None
+
+
 def unclear_messages(conversations: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Unclear]:
     """The fallback messages of ``conversations`` (each a list of Rasa user events in order),
     merged by their masked text, most frequent first."""
@@ -113,13 +126,8 @@ def unclear_messages(conversations: Mapping[str, Sequence[Mapping[str, Any]]]) -
             item = found.setdefault(_normal(masked), Unclear(masked))
             item.times += 1
             item.guesses.update(_top_guess(event))
-            answer = events[i + 1] if i + 1 < len(events) else {}
-            picked = _intent(answer)
-            if (answer.get("text") or "").startswith("/") and picked not in (
-                None,
-                FALLBACK_INTENT,
-                NONE_OF_THESE,
-            ):
+            picked = _picked(events[i + 1] if i + 1 < len(events) else {})
+            if picked:
                 item.chosen[picked] += 1
     return sorted(found.values(), key=lambda u: (-u.times, u.text))
 

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from actions.support import FAQ_TOPICS
 from bot.identity import issue_token
 from bot.server.rasa_model import ROOT
+from shop.faq_topics import FAQ_TOPICS
 from shop.store import make_engine, session_scope
 from shop.store.models import Order, Return, SupportTicket
 
@@ -136,7 +136,7 @@ def test_faq_is_answered(assistant):
 
 
 def test_every_faq_topic_button_gets_its_topics_answer(assistant):
-    """The "did you mean" buttons of FAQ topics send a question (actions.support.FAQ_TOPICS):
+    """The "did you mean" buttons of FAQ topics send a question (shop.faq_topics.FAQ_TOPICS):
     each must be understood and answered with its own topic's answer."""
     responses = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
     for key, (_title, question) in FAQ_TOPICS.items():

@@ -1,7 +1,8 @@
 """Learning from the shop's own customers (`shopbot nlu review` / `shopbot nlu learn`), on a real
 SQLite tracker store written by shopbot's store and on Redis: the fallback messages found,
-merged, masked and ranked; the customers' own button choices as labels; the labelled ones added
-to an NLU file Rasa reads, never twice, and nothing written when a label is unknown."""
+merged, masked and ranked; the customers' own button choices (tasks and FAQ topics) as labels;
+the labelled ones added to an NLU file Rasa reads, never twice, and nothing written when a label
+is unknown."""
 
 from __future__ import annotations
 
@@ -62,7 +63,12 @@ def conversations(now: float):
         ],
         "web:c": [
             said("mail jo.bloggs@example.com or +44 7700 900123", "nlu_fallback", 0.4, at=now),
-            said("how long does shipping take", "faq", 0.95, at=now),
+            said("how long does shipping take", "faq", 0.95, at=now),  # typed: no choice
+        ],
+        # an FAQ topic's button sends its topic's question (shop.faq_topics), exactly
+        "web:d": [
+            said("when will my stuff get here??", "nlu_fallback", 0.45, at=now),
+            said("how long does shipping take?", "faq", 0.97, at=now),
         ],
         # older than the look-back: not read
         "web:old": [said("ancient unclear message", "nlu_fallback", 0.2, at=old)],
@@ -90,12 +96,14 @@ def _check_found(found) -> None:
     assert [(u.text, u.times) for u in found] == [
         ("parcel never turned up, order 100000", 2),  # merged: masked, case and spaces
         ("mail someone@example.com or 0000000", 1),
+        ("when will my stuff get here??", 1),
     ]
     top = found[0].as_entry()
     assert top["assistant_guessed"] == ["order_status"]
     assert top["customer_chose"] == "order_status"  # the button, not "Something else"
     assert top["intent"] == "order_status"
-    assert found[1].as_entry()["intent"] == ""
+    assert found[1].as_entry()["intent"] == ""  # the FAQ question was typed, not a button
+    assert found[2].as_entry()["customer_chose"] == "faq/shipping_time"  # the topic's button
 
 
 def test_review_finds_merges_masks_and_ranks_the_fallbacks(sqlite_url):
@@ -140,9 +148,9 @@ def test_review_then_learn_through_the_cli(sqlite_url, tmp_path, monkeypatch, ca
     assert main(["nlu", "review", "--days", "30", "--out", str(review), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "file": str(review),
-        "messages": 2,
-        "times": 3,
-        "customer_chose": 1,
+        "messages": 3,
+        "times": 4,
+        "customer_chose": 2,
     }
     text = review.read_text()
     assert "jo.bloggs" not in text and "7700" not in text and "104233" not in text
@@ -160,13 +168,14 @@ def test_review_then_learn_through_the_cli(sqlite_url, tmp_path, monkeypatch, ca
     )
     assert main(["nlu", "learn", str(review), "--data", str(data), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["added"] == 3 and result["already_known"] == 1 and result["unlabelled"] == 0
-    assert result["by_intent"] == {"complaint": 1, "faq/shipping_time": 1, "order_status": 1}
+    assert result["added"] == 4 and result["already_known"] == 1 and result["unlabelled"] == 0
+    assert result["by_intent"] == {"complaint": 1, "faq/shipping_time": 2, "order_status": 1}
 
     learnt = load_data(str(data / "reviewed.yml"))  # Rasa reads it
     assert sorted((e.get_full_intent(), e.get("text")) for e in learnt.intent_examples) == [
         ("complaint", "mail someone@example.com or 0000000"),
         ("faq/shipping_time", "what (is) the delivery time"),  # no entity syntax
+        ("faq/shipping_time", "when will my stuff get here??"),
         ("order_status", "parcel never turned up, order 100000"),
     ]
     assert not learnt.entity_examples
@@ -174,7 +183,7 @@ def test_review_then_learn_through_the_cli(sqlite_url, tmp_path, monkeypatch, ca
     # learning the same file again adds nothing
     assert main(["nlu", "learn", str(review), "--data", str(data), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert again["added"] == 0 and again["already_known"] == 4
+    assert again["added"] == 0 and again["already_known"] == 5
 
 
 def test_an_unknown_label_writes_nothing(tmp_path, capsys):
