@@ -230,3 +230,17 @@ def test_a_return_after_a_status_question_asks_which_order_it_is_for(assistant):
     assert "hasn't been delivered" in reply and "another order" in reply, reply
     reply = chat.texts("104234")  # delivered 5 days ago: a shirt and a kettle
     assert "104233" not in reply and "Which item" in reply, reply
+
+
+def test_goodbye_or_forget_it_in_the_middle_of_a_form_stops_its_questions(assistant):
+    responses = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
+    goodbye = responses["utter_goodbye"][0]["text"]
+    asks_order = "What's your order number?"
+    for start in ("I want to return an item", "where is my order?", "I want to cancel my order"):
+        chat = Chat(assistant)
+        assert asks_order in chat.texts(start), start
+        assert chat.texts("thanks, bye") == goodbye, start  # no order number question after it
+        assert asks_order not in chat.texts("how much is shipping?"), start
+    chat = Chat(assistant)
+    assert asks_order in chat.texts("I want to cancel my order")
+    assert chat.texts("forget it") == responses["utter_cancel_kept"][0]["text"]
