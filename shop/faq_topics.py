@@ -1,7 +1,8 @@
 """The FAQ topics a customer can be offered when the assistant is unsure what they asked: each
 topic's button title and the question the button sends, one of the topic's own training examples,
-so the FAQ answers it (tests/e2e check each is answered by its own topic). The question is how a
-topic's button is told apart from a typed message later (``shopbot nlu review``)."""
+so the FAQ answers it (tests/e2e check each is answered by its own topic). ``shopbot nlu review``
+takes a message that is exactly a topic's question for a click on its button (a customer who
+typed that very question after a fallback meant the topic as well)."""
 
 from __future__ import annotations
 
