@@ -25,6 +25,12 @@ from shop.store.models import Order, Return, SupportTicket
 pytestmark = pytest.mark.rasa
 
 ADA, GRACE = 1, 2  # DEMO_ACCOUNTS customer ids
+RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
+
+
+def response(name: str) -> str:
+    """The (first) text of the domain's response ``name``."""
+    return RESPONSES[name][0]["text"]
 
 
 class Chat:
@@ -138,10 +144,8 @@ def test_faq_is_answered(assistant):
 def test_every_faq_topic_button_gets_its_topics_answer(assistant):
     """The "did you mean" buttons of FAQ topics send a question (shop.faq_topics.FAQ_TOPICS):
     each must be understood and answered with its own topic's answer."""
-    responses = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
     for key, (_title, question) in FAQ_TOPICS.items():
-        answer = responses[f"utter_{key}"][0]["text"]
-        assert Chat(assistant).texts(question) == answer, key
+        assert Chat(assistant).texts(question) == response(f"utter_{key}"), key
 
 
 def test_recommendations_come_as_cards_and_text(assistant):
@@ -233,14 +237,13 @@ def test_a_return_after_a_status_question_asks_which_order_it_is_for(assistant):
 
 
 def test_goodbye_or_forget_it_in_the_middle_of_a_form_stops_its_questions(assistant):
-    responses = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
-    goodbye = responses["utter_goodbye"][0]["text"]
     asks_order = "What's your order number?"
     for start in ("I want to return an item", "where is my order?", "I want to cancel my order"):
         chat = Chat(assistant)
         assert asks_order in chat.texts(start), start
-        assert chat.texts("thanks, bye") == goodbye, start  # no order number question after it
+        # only the goodbye: no order number question after it
+        assert chat.texts("thanks, bye") == response("utter_goodbye"), start
         assert asks_order not in chat.texts("how much is shipping?"), start
     chat = Chat(assistant)
     assert asks_order in chat.texts("I want to cancel my order")
-    assert chat.texts("forget it") == responses["utter_cancel_kept"][0]["text"]
+    assert chat.texts("forget it") == response("utter_cancel_kept")
