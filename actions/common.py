@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
+from actions import forms
 from bot.identity import CLIENT_ADDRESS_KEY, customer_from_metadata
 from shop.access import Requester
 from shop.errors import APOLOGY, OrderAccessDenied, TooManyAttempts
@@ -123,6 +124,8 @@ class ShopAction(Action, ABC):
     """
 
     NAME = ""
+    AFTER_FORM = ""
+    """The form this action follows when it ends; silent when that form let go this turn."""
 
     def name(self) -> str:
         return self.NAME
@@ -136,6 +139,8 @@ class ShopAction(Action, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if self.AFTER_FORM and forms.was_let_go(tracker, self.AFTER_FORM):
+            return [SlotSet(forms.LET_GO_SLOT, None)]  # the form said why it stopped
         local = CollectingDispatcher()
         try:
             events = await run_blocking(self.work, local, tracker, domain)
@@ -148,15 +153,23 @@ class ShopAction(Action, ABC):
 
 
 class SafeFormValidation(FormValidationAction, ABC):
-    """A form validation action that apologises instead of failing silently."""
+    """A form validation action that apologises instead of failing silently, and lets its form
+    go when the customer keeps leaving its question aside (:mod:`actions.forms`)."""
 
     @abstractmethod
     def name(self) -> str:
         """``validate_<form name>``."""
 
+    def let_go_events(self) -> list[EventType]:
+        """The events that end this form without its task (subclasses add slots to clear)."""
+        return forms.let_go_events(self.form_name())
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if forms.should_let_go(tracker, self.form_name()):
+            dispatcher.utter_message(text=forms.LET_GO[self.form_name()])
+            return self.let_go_events()
         local = CollectingDispatcher()
         try:
             events = await super().run(local, tracker, domain)

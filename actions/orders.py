@@ -110,6 +110,7 @@ class ActionCheckOrderStatus(ShopAction):
     """Status, carrier, tracking number and expected delivery of the customer's own order."""
 
     NAME = "action_check_order_status"
+    AFTER_FORM = "order_lookup_form"
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
         number = first_value(tracker.get_slot("order_number"))
@@ -128,6 +129,7 @@ class ActionAskCancelConfirmation(ShopAction):
     """Checks the order can be cancelled and asks an explicit yes/no; changes nothing."""
 
     NAME = "action_ask_cancel_confirmation"
+    AFTER_FORM = "cancel_form"
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
         forget = [SlotSet("pending_cancel", None)]

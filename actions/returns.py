@@ -109,6 +109,10 @@ class ValidateReturnForm(ValidateOrderLookupForm):
     def name(self) -> str:
         return "validate_return_form"
 
+    def let_go_events(self) -> list[EventType]:
+        # The item and reason were for this return; the order and e-mail may serve the next.
+        return super().let_go_events() + [SlotSet(slot, None) for slot in RESET_RETURN]
+
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
         slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
         if tracker.get_slot("return_blocked"):
@@ -194,6 +198,7 @@ class ActionAskReturnConfirmation(ShopAction):
     """Checks eligibility and asks an explicit yes/no before creating the return."""
 
     NAME = "action_ask_return_confirmation"
+    AFTER_FORM = "return_form"
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
         reset = [SlotSet(slot, None) for slot in RESET_RETURN]
@@ -291,6 +296,7 @@ class ActionCheckReturnStatus(ShopAction):
     """Where the customer's return(s) stand."""
 
     NAME = "action_check_return_status"
+    AFTER_FORM = "return_status_form"
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
         rma = first_value(tracker.get_slot("rma_number"))

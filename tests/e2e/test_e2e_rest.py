@@ -14,8 +14,11 @@ import uuid
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from actions.common import NEED_ORDER_DETAILS
+from actions.forms import LET_GO
+from actions.orders import NOTHING_TO_CONFIRM
 from bot.identity import issue_token
 from bot.server.rasa_model import ROOT
 from shop.faq_topics import FAQ_TOPICS
@@ -247,3 +250,45 @@ def test_goodbye_or_forget_it_in_the_middle_of_a_form_stops_its_questions(assist
     chat = Chat(assistant)
     assert asks_order in chat.texts("I want to cancel my order")
     assert chat.texts("forget it") == response("utter_cancel_kept")
+
+
+ELSEWHERE = ("how much is shipping?", "do you ship abroad?", "what payment methods do you accept?")
+
+
+def test_a_form_stops_asking_after_three_turns_spent_elsewhere(assistant, engine):
+    asks_order = "What's your order number?"
+    chat = Chat(assistant)
+    assert asks_order in chat.texts("where is my order?")
+    for question in ELSEWHERE[:-1]:  # answered, then reminded of the question
+        reply = chat.texts(question)
+        assert asks_order in reply and reply != asks_order, (question, reply)
+    reply = chat.texts(ELSEWHERE[-1])  # answered, and the form lets go
+    assert reply.endswith(LET_GO["order_lookup_form"]), reply
+    assert asks_order not in reply and NEED_ORDER_DETAILS not in reply, reply
+    assert asks_order not in chat.texts("how long does delivery take?")  # nothing is open
+    assert asks_order in chat.texts("where is my order?")  # asking again starts over
+
+    chat = Chat(assistant)  # a cancellation lets go the same way, and a "yes" then changes nothing
+    assert asks_order in chat.texts("I want to cancel my order")
+    replies = [chat.texts(question) for question in ELSEWHERE]
+    assert replies[-1].endswith(LET_GO["cancel_form"]), replies
+    assert chat.texts("yes") == NOTHING_TO_CONFIRM
+
+    chat = Chat(assistant)  # a return lets go at the item too; nothing is registered
+    returns_before = _returns_of(engine, 104234)
+    assert asks_order in chat.texts("I want to return an item")
+    assert "e-mail" in chat.texts("104234")  # delivered: a shirt and a kettle
+    assert "Which item" in chat.texts("ada@example.com")
+    replies = [chat.texts(question) for question in ELSEWHERE]
+    assert all("Which item" in reply for reply in replies[:-1]), replies
+    assert replies[-1].endswith(LET_GO["return_form"]) and "Which item" not in replies[-1]
+    # asked again, the same order is offered and the item asked anew (not the one of before)
+    reply = chat.texts("I want to return an item")
+    assert "#104234" in reply and "Which item" in reply, reply
+    assert _returns_of(engine, 104234) == returns_before
+
+
+def _returns_of(engine, order_number: int) -> int:
+    with session_scope(engine) as s:
+        order_id = s.scalar(select(Order.id).where(Order.order_number == order_number))
+        return s.scalar(select(func.count()).where(Return.order_id == order_id))
