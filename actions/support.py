@@ -18,6 +18,7 @@ from actions.common import (
     transcript,
     verified_customer,
 )
+from bot.identity import STAFF_CHANNELS
 from shop import handoffs, support_hours, tickets
 from shop.errors import OrderAccessDenied
 from shop.faq_topics import FAQ_TOPICS
@@ -43,9 +44,31 @@ INTENT_TITLES = {
     "complaint": "Make a complaint",
     "human_handoff": "Talk to a human",
 }
+# The same on the team's channels, where customers' tasks and FAQ topics make no sense.
+STAFF_INTENT_TITLES = {
+    "stock_level": "Stock of a product",
+    "demand_forecast": "Demand forecast",
+    "reorder_advice": "What to reorder",
+    "segment_report": "Customer segments",
+    "sales_report": "Sales report",
+    "experiment_report": "Experiment results",
+    "handoff_list": "Open hand-offs",
+    "handoff_stats": "Hand-off stats",
+}
+# Staff are not handed over to the support team: they are the team.
+STAFF_NO_HANDOFF = (
+    "Hand-offs are for customers: theirs come to the support channel with Take over buttons. "
+    'Ask "open hand-offs" to see who is waiting.'
+)
 # Below this confidence an intent is not worth offering; at most this many are.
 MIN_OFFER_CONFIDENCE = 0.05
 MAX_OFFERS = 3
+
+
+def on_staff_channel(tracker: Tracker) -> bool:
+    """True on the team's channels (staff console, Slack): no customer is there to hand over
+    or to offer customers' tasks to, whether the member is allowed to ask or not."""
+    return tracker.get_latest_input_channel() in STAFF_CHANNELS
 
 
 def _order_number_mentioned(tracker: Tracker) -> str | None:
@@ -113,6 +136,9 @@ class ActionHumanHandoff(ShopAction):
     NAME = "action_human_handoff"
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
+        if on_staff_channel(tracker):
+            dispatcher.utter_message(text=STAFF_NO_HANDOFF)
+            return []
         return hand_off(dispatcher, tracker)
 
 
@@ -174,20 +200,26 @@ class ActionDefaultFallback(ShopAction):
 
     def work(self, dispatcher, tracker, domain) -> list[EventType]:
         if (tracker.active_loop or {}).get("name") == "action_two_stage_fallback":
+            if on_staff_channel(tracker):  # no ticket, no pause: what staff can ask instead
+                dispatcher.utter_message(text=GIVE_UP_MESSAGE.strip())
+                dispatcher.utter_message(response="utter_out_of_scope")  # its staff wording
+                return [UserUtteranceReverted()]  # as Rasa's own: then wait for the next one
             return hand_off(dispatcher, tracker, prefix=GIVE_UP_MESSAGE)
         dispatcher.utter_message(text=REPHRASE)
         return [UserUtteranceReverted()]
 
 
-def offers(parse: dict) -> list[dict]:
+def offers(parse: dict, staff: bool = False) -> list[dict]:
     """The buttons for an unclear message: the most likely tasks and FAQ topics (an FAQ topic's
-    likelihood is the FAQ's share times the topic's share within it), best first."""
+    likelihood is the FAQ's share times the topic's share within it), best first; on the
+    team's channels (``staff``) the likely staff questions only."""
+    titles = STAFF_INTENT_TITLES if staff else INTENT_TITLES
     scored: list[tuple[float, dict]] = []
     for r in parse.get("intent_ranking") or []:
         name, confidence = r.get("name"), float(r.get("confidence") or 0)
-        if name in INTENT_TITLES:
-            scored.append((confidence, {"title": INTENT_TITLES[name], "payload": f"/{name}"}))
-        elif name == "faq":
+        if name in titles:
+            scored.append((confidence, {"title": titles[name], "payload": f"/{name}"}))
+        elif name == "faq" and not staff:
             topics = ((parse.get("response_selector") or {}).get("faq") or {}).get("ranking")
             for t in topics or []:
                 if (topic := FAQ_TOPICS.get(t.get("intent_response_key"))) is not None:
@@ -207,7 +239,7 @@ class ActionDefaultAskAffirmation(Action):
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         try:
-            buttons = offers(tracker.latest_message or {})
+            buttons = offers(tracker.latest_message or {}, staff=on_staff_channel(tracker))
         except Exception:  # malformed parse data: just ask to rephrase
             buttons = []
         if not buttons:

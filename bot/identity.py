@@ -161,6 +161,10 @@ def allowed_slack_users() -> frozenset[str]:
     return frozenset(settings.STAFF_SLACK_USERS.items())
 
 
+STAFF_CHANNELS = frozenset({SLACK_CHANNEL, CONSOLE_CHANNEL})
+"""The team's channels: nobody there is a customer, allowed to ask or not."""
+
+
 def is_staff(input_channel: str | None, metadata: dict[str, Any] | None) -> bool:
     """True only for an allowed Slack user on Slack, or anyone on the authenticated console."""
     metadata = metadata if isinstance(metadata, dict) else {}

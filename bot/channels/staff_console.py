@@ -33,6 +33,15 @@ def _authorised(request: Request) -> bool | None:
     return scheme.lower() == "bearer" and hmac.compare_digest(given_token, expected.encode())
 
 
+class StaffConsoleOutput(CollectingOutputChannel):
+    """Collects the replies under the console's own name, so responses can have staff wording
+    (``channel: staff`` in domain.yml) where the customers' would not fit."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CONSOLE_CHANNEL
+
+
 class StaffConsoleInput(InputChannel):
     @classmethod
     def name(cls) -> str:
@@ -65,7 +74,7 @@ class StaffConsoleInput(InputChannel):
                 sender, text, metadata = parse_message(request.body)
             except RequestError as err:
                 return response.json({"error": str(err)}, status=err.status)
-            collector = CollectingOutputChannel()
+            collector = StaffConsoleOutput()
             message = UserMessage(
                 text,
                 collector,

@@ -11,8 +11,10 @@ import urllib.request
 import uuid
 
 import pytest
+import yaml
 from PIL import Image
 
+from actions.support import GIVE_UP_MESSAGE
 from bot.identity import REFUSAL
 from shop.errors import APOLOGY
 from support.abuse_support import slack_event, slack_signature
@@ -182,3 +184,42 @@ def test_staff_get_an_apology_in_the_thread_when_the_action_server_is_down(assis
     assert post(assistant, again)[0] == 200
     assistant.slack.wait_for(lambda c: len(posts_to(c, channel)) >= 2, timeout=90)
     assert posts_to(assistant.slack.calls, channel)[1].params["text"].startswith("What to reorder")
+
+
+def _staff_wording(name: str) -> tuple[str, str]:
+    """The texts of response ``name`` for the staff console and for Slack (domain.yml)."""
+    from bot.server.rasa_model import ROOT
+
+    variants = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"][name]
+    by_channel = {v.get("channel"): v["text"] for v in variants}
+    return by_channel["staff"], by_channel["slack"]
+
+
+def test_staff_are_greeted_as_staff_and_never_handed_over(assistant):
+    from bot.cli.staff_console_client import ask
+    from support.servers import STAFF_CONSOLE_TOKEN
+
+    greeting, slack_greeting = _staff_wording("utter_greet")
+    scope, _ = _staff_wording("utter_out_of_scope")
+    sender = "ops-" + uuid.uuid4().hex[:8]
+
+    def console(text: str) -> list[str]:
+        return [
+            r.get("text") or "" for r in ask(assistant.rasa_url, STAFF_CONSOLE_TOKEN, sender, text)
+        ]
+
+    assert console("hi") == [greeting]
+    # Not understood again and again: what staff can ask, never a customer's hand-off.
+    for attempt in range(4):
+        replies = console(f"zqx vrrp plonk {attempt}")
+        assert not any("ticket" in r or "colleague" in r for r in replies), replies
+        if scope in replies:
+            break
+    assert replies == [GIVE_UP_MESSAGE.strip(), scope], replies
+    assert console("what should I reorder?")[0].startswith("What to reorder")  # not paused
+
+    payload = slack_event("hi", STAFF_SLACK_USER)
+    channel = payload["event"]["channel"]
+    assert post(assistant, payload)[0] == 200
+    assistant.slack.wait_for(lambda c: posts_to(c, channel), timeout=90)
+    assert [r.params["text"] for r in posts_to(assistant.slack.calls, channel)] == [slack_greeting]

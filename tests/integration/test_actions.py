@@ -1017,6 +1017,53 @@ def test_unsure_nlu_offers_likely_faq_topics_beside_tasks(shop):
     ]
 
 
+@pytest.mark.parametrize(
+    "channel, metadata",
+    [("staff", {}), ("slack", {"slack_user": "UALLOWED"}), ("slack", {"slack_user": "UNOBODY"})],
+)
+def test_on_the_teams_channels_nobody_is_handed_over_or_paused(engine, shop, channel, metadata):
+    events, messages = run(
+        support.ActionDefaultFallback(),
+        tracker("blargh", intent="nlu_fallback", channel=channel, metadata=metadata,
+                active_loop="action_two_stage_fallback"),
+    )  # fmt: skip
+    assert events == [UserUtteranceReverted()]
+    # the staff wording of utter_out_of_scope (domain.yml, channel staff / slack) says the rest
+    assert messages[0]["text"] == support.GIVE_UP_MESSAGE.strip()
+    assert messages[1]["response"] == "utter_out_of_scope"
+    events, messages = run(
+        support.ActionHumanHandoff(),
+        tracker("talk to a human", intent="human_handoff", channel=channel, metadata=metadata),
+    )
+    assert events == [] and texts(messages) == [support.STAFF_NO_HANDOFF]
+    assert _tickets(engine) == []
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Handoff)) == 0
+
+
+def test_unsure_on_the_teams_channels_offers_staff_questions_only(shop):
+    trk = tracker("reorder sales thing", intent="nlu_fallback", channel="staff")
+    trk.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.6},
+        {"name": "faq", "confidence": 0.4},
+        {"name": "reorder_advice", "confidence": 0.3},
+        {"name": "order_status", "confidence": 0.25},
+        {"name": "sales_report", "confidence": 0.2},
+    ]
+    trk.latest_message["response_selector"] = {
+        "faq": {"ranking": [{"intent_response_key": "faq/promo_codes", "confidence": 0.9}]}
+    }
+    _, messages = run(support.ActionDefaultAskAffirmation(), trk)
+    assert messages[0]["buttons"] == [
+        {"title": "What to reorder", "payload": "/reorder_advice"},
+        {"title": "Sales report", "payload": "/sales_report"},
+        {"title": "Something else", "payload": "/out_of_scope"},
+    ]
+    # the same message from a customer: the customers' tasks and FAQ topics
+    titles = [b["title"] for b in support.offers(trk.latest_message)]
+    assert titles == ["Promo codes", "Track an order"]
+
+
 # ---- staff and failures ------------------------------------------------------------------------
 
 
