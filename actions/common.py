@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions import forms
-from bot.identity import CLIENT_ADDRESS_KEY, customer_from_metadata
+from bot.identity import CLIENT_ADDRESS_KEY, STAFF_CHANNELS, customer_from_metadata
 from shop.access import Requester
 from shop.errors import APOLOGY, OrderAccessDenied, TooManyAttempts
 from shop.store import session_scope
@@ -44,6 +44,12 @@ def verified_customer(tracker: Tracker) -> int | None:
     verified (signature, issuer, expiry) on every call.
     """
     return customer_from_metadata((tracker.latest_message or {}).get("metadata"))
+
+
+def on_staff_channel(tracker: Tracker) -> bool:
+    """True on the team's channels (staff console, Slack): nobody there is a customer to hand
+    over or to offer customers' tasks to, whether the member is allowed to ask or not."""
+    return tracker.get_latest_input_channel() in STAFF_CHANNELS
 
 
 def first_value(value: Any) -> Any:

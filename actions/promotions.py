@@ -11,11 +11,18 @@ from rasa_sdk.events import EventType
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
-from actions.common import ShopAction, latest_entity, latest_text, verified_customer
+from actions.common import (
+    ShopAction,
+    latest_entity,
+    latest_text,
+    on_staff_channel,
+    verified_customer,
+)
 from actions.staff import StaffAction, refused_unless_staff
 from analytics.experiments.staff_report import experiment_staff_report
 from analytics.reports.base import StaffReport
 from analytics.reports.promotion_draft import draft_blocks
+from analytics.reports.promotions import promotions_report
 from bot.identity import SLACK_CHANNEL
 from shop.promotions.admin import set_status
 from shop.promotions.consent import opted_out, record_choice
@@ -86,6 +93,22 @@ class ActionExperimentReport(StaffAction):
 
     def report(self, tracker) -> StaffReport | None:
         return experiment_staff_report(get_engine(), latest_text(tracker))
+
+
+class ActionPromotionList(StaffAction):
+    """Staff: "which promotions are running?". A customer whose words were read so (they are
+    close to "do you have any offers?") gets the promo-code FAQ answer, not a refusal."""
+
+    NAME = "action_promotion_list"
+
+    def work(self, dispatcher, tracker, domain: DomainDict) -> list[EventType]:
+        if not on_staff_channel(tracker):
+            dispatcher.utter_message(response="utter_faq/promo_codes")
+            return []
+        return super().work(dispatcher, tracker, domain)
+
+    def report(self, tracker) -> StaffReport | None:
+        return promotions_report(get_engine())
 
 
 def promotion_named(text: str) -> str | None:

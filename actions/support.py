@@ -14,11 +14,11 @@ from actions.common import (
     first_value,
     latest_entity,
     latest_text,
+    on_staff_channel,
     requester,
     transcript,
     verified_customer,
 )
-from bot.identity import STAFF_CHANNELS
 from shop import handoffs, support_hours, tickets
 from shop.errors import OrderAccessDenied
 from shop.faq_topics import FAQ_TOPICS
@@ -52,6 +52,7 @@ STAFF_INTENT_TITLES = {
     "segment_report": "Customer segments",
     "sales_report": "Sales report",
     "experiment_report": "Experiment results",
+    "promotion_list": "Promotions",
     "handoff_list": "Open hand-offs",
     "handoff_stats": "Hand-off stats",
 }
@@ -63,12 +64,6 @@ STAFF_NO_HANDOFF = (
 # Below this confidence an intent is not worth offering; at most this many are.
 MIN_OFFER_CONFIDENCE = 0.05
 MAX_OFFERS = 3
-
-
-def on_staff_channel(tracker: Tracker) -> bool:
-    """True on the team's channels (staff console, Slack): no customer is there to hand over
-    or to offer customers' tasks to, whether the member is allowed to ask or not."""
-    return tracker.get_latest_input_channel() in STAFF_CHANNELS
 
 
 def _order_number_mentioned(tracker: Tracker) -> str | None:

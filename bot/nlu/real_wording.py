@@ -41,6 +41,7 @@ STAFF_INTENTS = frozenset(
         "experiment_report",
         "pause_promotion",
         "create_promotion",
+        "promotion_list",
         "handoff_list",
         "handoff_stats",
     }

@@ -131,7 +131,8 @@ def _free_name(session: Session, base: str) -> str:
     return f"{base}-{n}"
 
 
-def _reward_text(kind: str, value: Decimal) -> str:
+def reward_text(kind: str, value: Decimal) -> str:
+    """A reward as staff read it: "10% off", "5.00 off"."""
     return f"{float(value):g}% off" if kind == "percent" else f"{value:.2f} off"
 
 
@@ -181,7 +182,7 @@ def preview(
     return DraftPreview(
         id=promotion.id,
         name=promotion.name,
-        reward=_reward_text(promotion.reward_kind, promotion.reward_value),
+        reward=reward_text(promotion.reward_kind, promotion.reward_value),
         where=f"on {' and '.join(promotion.categories)}" if promotion.categories else
         "on the whole order",
         segments=segments,

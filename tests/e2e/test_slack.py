@@ -217,6 +217,7 @@ def test_staff_are_greeted_as_staff_and_never_handed_over(assistant):
             break
     assert replies == [GIVE_UP_MESSAGE.strip(), scope], replies
     assert console("what should I reorder?")[0].startswith("What to reorder")  # not paused
+    assert console("which promotions are running?")[0].startswith("Promotions")
 
     payload = slack_event("hi", STAFF_SLACK_USER)
     channel = payload["event"]["channel"]

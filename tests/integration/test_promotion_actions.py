@@ -170,6 +170,48 @@ def test_staff_pause_the_offer_and_its_codes_stop(shop):
     assert not any("SB-" in t for t in recommend(min(shop["codes"])))
 
 
+def test_staff_list_the_promotions_in_play_and_customers_get_the_promo_faq(shop):
+    now = utcnow()
+    with session_scope(shop["engine"]) as s:
+        first, label = min(segment_labels(s).items())
+        for name, status, created in (
+            ("spring5", "paused", now), ("draft-new", "draft", now),
+            ("draft-old", "draft", now - dt.timedelta(days=3)), ("summer", "ended", now),
+        ):  # fmt: skip
+            p = create_promotion(
+                s, name=name, target={"segments": [str(first)]}, reward_kind="fixed", reward_value=5,
+                categories=["home"], starts_at=now - dt.timedelta(days=2),
+                ends_at=now + dt.timedelta(days=7), budget=500,
+            )  # fmt: skip
+            p.created_at = created
+            if status != "draft":
+                set_status(s, name, "active")
+                set_status(s, name, status)
+    _, messages = run(promotions.ActionPromotionList, slack("which promotions are running?",
+                                                            "promotion_list"))  # fmt: skip
+    report = messages[0]["custom"]["text"]
+    # active first, then paused, then the draft that can still be confirmed; the others counted
+    assert "1 active, 1 paused, 1 drafts; 2 ended or expired drafts not shown." in report
+    lines = [line.split()[0] for line in report.splitlines() if line.strip()]
+    assert lines.index("winter10") < lines.index("spring5") < lines.index("draft-new")
+    assert "draft-old" not in lines and "summer" not in lines
+    codes = len(shop["codes"])
+    winter = next(line for line in report.splitlines() if line.startswith("winter10"))
+    assert "10% off" in winter and f"{codes:,}" in winter and winter.endswith("0.00")
+    spring = next(line for line in report.splitlines() if line.startswith("spring5"))
+    assert "5.00 off on home" in spring and label in spring
+    assert spring.endswith("0.00 of 500.00")
+    # the console gets the same as text; an unlisted Slack member the refusal
+    console = tracker("list promotions", intent="promotion_list", channel="staff")
+    assert texts(run(promotions.ActionPromotionList, console)[1])[0].startswith("Promotions")
+    refused = run(promotions.ActionPromotionList, slack("list promotions", "promotion_list", "UX"))
+    assert texts(refused[1]) == [REFUSAL]
+    # a customer whose "any promotions on?" was read as this gets the promo-code FAQ answer
+    _, messages = run(promotions.ActionPromotionList,
+                      tracker("any promotions running?", intent="promotion_list"))  # fmt: skip
+    assert [m.get("response") for m in messages] == ["utter_faq/promo_codes"]
+
+
 def test_offer_after_an_order_status_answer_for_the_signed_in_owner_only(shop):
     from actions import orders
     from shop.store.models import Order

@@ -32,6 +32,7 @@ STAFF_INTENTS = {
     "handoff_list": "action_open_handoffs",
     "handoff_stats": "action_handoff_stats",
     "create_promotion": "action_create_promotion",
+    "promotion_list": "action_promotion_list",
 }
 ENTITIES = "order_number email sku product category quantity time_period".split()
 MIN_EXAMPLES = 25
