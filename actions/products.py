@@ -23,6 +23,9 @@ RECOMMENDATIONS = 5
 SIMILAR = 3
 # Fuzzy matches this close to the best one are offered as alternatives instead of guessing.
 AMBIGUITY_MARGIN = 0.1
+# Below this similarity the closest product may not be what was asked for, only near it (demo
+# shop: "a laptop" 0.67, "for dry skin" 0.50; "running shoes" 0.34, "dog food" 0.44, "a tent" 0.38).
+CLOSE_IN_MEANING = 0.45
 _SIMILAR_WORDS = re.compile(r"\b(similar|alternative|alternatives|like it|instead|else)\b", re.I)
 
 log = logging.getLogger(__name__)
@@ -84,16 +87,22 @@ def send_products(dispatcher, tracker, intro: str, products: list[Any]) -> None:
     dispatcher.utter_message(json_message=product_cards(products))
 
 
-def need_answer(dispatcher, tracker, customer_id: int | None) -> bool:
+def need_answer(dispatcher, tracker, customer_id: int | None, asked_for: bool = False) -> bool:
     """Answers a request that states a need ("something for the kitchen") with the products
-    that meet it; False when the text states no need or search by need is not available."""
+    that meet it; False when the text states no need or search by need is not available.
+
+    ``asked_for``: the customer asked for a thing ("do you have running shoes?") that no product
+    name matched; when nothing is close in meaning either, the products are offered as the
+    closest there is, not as what was asked for (vague needs score low too: "for the kitchen"
+    0.43, so the words must stay true for them).
+    """
     try:
         found = get_analytics().for_need(customer_id, latest_text(tracker), RECOMMENDATIONS)
     except ModelMissing:
         return False
     if found is None:
         return False
-    need, matches = found
+    need, matches = found.need, found.products
     if not matches:
         dispatcher.utter_message(
             text=(
@@ -102,7 +111,11 @@ def need_answer(dispatcher, tracker, customer_id: int | None) -> bool:
             )
         )
         return True
-    send_products(dispatcher, tracker, f"For “{need}”, you could look at:", matches)
+    if asked_for and found.closeness < CLOSE_IN_MEANING:
+        intro = f"Nothing in the shop matches “{need}” exactly; these come closest:"
+    else:
+        intro = f"For “{need}”, you could look at:"
+    send_products(dispatcher, tracker, intro, matches)
     return True
 
 
@@ -134,7 +147,7 @@ class ActionProductInfo(ShopAction):
                 return []
             chosen_sku = matches[0].sku
         else:
-            if need_answer(dispatcher, tracker, verified_customer(tracker)):
+            if need_answer(dispatcher, tracker, verified_customer(tracker), asked_for=True):
                 return []
             category = matcher.find_category(text)
             hint = f" in {category}" if category else ""

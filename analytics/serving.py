@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Engine
 
@@ -20,6 +20,16 @@ from shop.store import get_engine
 log = logging.getLogger(__name__)
 
 STOCK_REFRESH_SECONDS = 60.0
+
+
+class NeedMatches(NamedTuple):
+    """What search by need found: the need as read, the products, and how close in meaning the
+    closest product is (cosine similarity; the ones the shop really sells score 0.55 and more
+    in the demo, a need it cannot meet ("running shoes") about 0.35)."""
+
+    need: str
+    products: list[Any]
+    closeness: float
 
 
 class Analytics:
@@ -80,9 +90,9 @@ class Analytics:
             return rec.popular(n, category=category)
         return rec.recommend(customer_id, n, category=category)
 
-    def for_need(self, customer_id: int | None, text: str, n: int = 5):
-        """``(need, products)`` for a request that states a need ("something for the kitchen"),
-        best first and in stock; ``None`` when the text states no need or search by need is not
+    def for_need(self, customer_id: int | None, text: str, n: int = 5) -> NeedMatches | None:
+        """The products for a request that states a need ("something for the kitchen"), best
+        first and in stock; ``None`` when the text states no need or search by need is not
         trained. ``products`` is empty when nothing in the shop meets the need."""
         from analytics.recommendation.by_need import need_of
 
@@ -96,7 +106,8 @@ class Analytics:
         except EncoderUnavailable as err:
             log.warning("search by need failed: %s", err)
             return None
-        return need, self.recommender.recommend_for_need(relevance, customer_id, n, need=need)
+        products = self.recommender.recommend_for_need(relevance, customer_id, n, need=need)
+        return NeedMatches(need, products, max(relevance.values(), default=0.0))
 
     def popular(self, n: int = 5, category: str | None = None):
         return self.recommender.popular(n, category=category)

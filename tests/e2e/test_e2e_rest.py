@@ -229,6 +229,15 @@ def test_something_for_the_kitchen_finds_kitchen_things_not_the_home_bestsellers
     assert any("kitchen" in (r.get("text") or "") for r in replies), replies
 
 
+def test_a_thing_the_shop_does_not_sell_is_not_answered_as_if_it_did(assistant):
+    chat = Chat(assistant)
+    reply = chat.texts("do you have running shoes?")  # the demo shop sells no shoes
+    assert "Nothing in the shop matches “running shoes” exactly; these come closest:" in reply
+    # a need the shop meets, asked the same way, is answered as such
+    reply = chat.texts("do you have anything to boil water?")
+    assert "For “to boil water”, you could look at:" in reply and "Kettle" in reply, reply
+
+
 def test_a_return_after_a_status_question_asks_which_order_it_is_for(assistant):
     chat = Chat(assistant, ADA)
     assert "DHL" in chat.texts("where is my order #104233?")
