@@ -238,7 +238,10 @@ class ActionDefaultAskAffirmation(Action):
         except Exception:  # malformed parse data: just ask to rephrase
             buttons = []
         if not buttons:
-            dispatcher.utter_message(text=REPHRASE)
+            if on_staff_channel(tracker):  # its staff wording lists what staff can ask
+                dispatcher.utter_message(response="utter_ask_rephrase")
+            else:
+                dispatcher.utter_message(text=REPHRASE)
             return []
         buttons.append({"title": "Something else", "payload": "/out_of_scope"})
         dispatcher.utter_message(

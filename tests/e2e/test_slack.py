@@ -209,6 +209,8 @@ def test_staff_are_greeted_as_staff_and_never_handed_over(assistant):
         ]
 
     assert console("hi") == [greeting]
+    rephrase, _ = _staff_wording("utter_ask_rephrase")
+    assert console("help") == [rephrase]  # what staff can ask, not "say it another way"
     # Not understood again and again: what staff can ask, never a customer's hand-off.
     for attempt in range(4):
         replies = console(f"zqx vrrp plonk {attempt}")

@@ -1041,6 +1041,14 @@ def test_on_the_teams_channels_nobody_is_handed_over_or_paused(engine, shop, cha
         assert s.scalar(select(func.count()).select_from(Handoff)) == 0
 
 
+def test_gibberish_on_the_teams_channels_gets_the_staff_wording_of_the_rephrase_request(shop):
+    trk = tracker("blorp flib", intent="nlu_fallback", channel="staff")
+    trk.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.6},
+                                            {"name": "order_status", "confidence": 0.3}]  # fmt: skip
+    _, messages = run(support.ActionDefaultAskAffirmation(), trk)
+    assert [m.get("response") for m in messages] == ["utter_ask_rephrase"]
+
+
 def test_unsure_on_the_teams_channels_offers_staff_questions_only(shop):
     trk = tracker("reorder sales thing", intent="nlu_fallback", channel="staff")
     trk.latest_message["intent_ranking"] = [
