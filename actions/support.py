@@ -58,8 +58,8 @@ STAFF_INTENT_TITLES = {
 }
 # Staff are not handed over to the support team: they are the team.
 STAFF_NO_HANDOFF = (
-    "Hand-offs are for customers: theirs come to the support channel with Take over buttons. "
-    'Ask "open hand-offs" to see who is waiting.'
+    'Hand-offs are for customers, and the team takes them over. Ask "open hand-offs" to see '
+    "which customers are waiting for a colleague."
 )
 # Below this confidence an intent is not worth offering; at most this many are.
 MIN_OFFER_CONFIDENCE = 0.05
