@@ -41,9 +41,10 @@ SHOP_TABLES = (
 
 
 def greeting() -> str:
-    """The bot's answer to "hi" (``utter_greet`` in domain.yml)."""
+    """The bot's answer to "hi" on the customers' channels (``utter_greet`` in domain.yml; the
+    variants with a ``channel`` are the staff's)."""
     domain = yaml.safe_load((ROOT / "domain.yml").read_text())
-    [response] = domain["responses"]["utter_greet"]
+    [response] = [r for r in domain["responses"]["utter_greet"] if "channel" not in r]
     return response["text"]
 
 
