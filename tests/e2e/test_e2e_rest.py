@@ -13,27 +13,20 @@ import urllib.request
 import uuid
 
 import pytest
-import yaml
 from sqlalchemy import func, select
 
 from actions.common import NEED_ORDER_DETAILS
 from actions.forms import LET_GO
 from actions.orders import NOTHING_TO_CONFIRM
 from bot.identity import issue_token
-from bot.server.rasa_model import ROOT
 from shop.faq_topics import FAQ_TOPICS
 from shop.store import make_engine, session_scope
 from shop.store.models import Order, Return, SupportTicket
+from support.domain_texts import response_text
 
 pytestmark = pytest.mark.rasa
 
 ADA, GRACE = 1, 2  # DEMO_ACCOUNTS customer ids
-RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
-
-
-def response(name: str) -> str:
-    """The (first) text of the domain's response ``name``."""
-    return RESPONSES[name][0]["text"]
 
 
 class Chat:
@@ -148,7 +141,7 @@ def test_every_faq_topic_button_gets_its_topics_answer(assistant):
     """The "did you mean" buttons of FAQ topics send a question (shop.faq_topics.FAQ_TOPICS):
     each must be understood and answered with its own topic's answer."""
     for key, (_title, question) in FAQ_TOPICS.items():
-        assert Chat(assistant).texts(question) == response(f"utter_{key}"), key
+        assert Chat(assistant).texts(question) == response_text(f"utter_{key}"), key
 
 
 def test_recommendations_come_as_cards_and_text(assistant):
@@ -254,11 +247,11 @@ def test_goodbye_or_forget_it_in_the_middle_of_a_form_stops_its_questions(assist
         chat = Chat(assistant)
         assert asks_order in chat.texts(start), start
         # only the goodbye: no order number question after it
-        assert chat.texts("thanks, bye") == response("utter_goodbye"), start
+        assert chat.texts("thanks, bye") == response_text("utter_goodbye"), start
         assert asks_order not in chat.texts("how much is shipping?"), start
     chat = Chat(assistant)
     assert asks_order in chat.texts("I want to cancel my order")
-    assert chat.texts("forget it") == response("utter_cancel_kept")
+    assert chat.texts("forget it") == response_text("utter_cancel_kept")
 
 
 ELSEWHERE = ("how much is shipping?", "do you ship abroad?", "what payment methods do you accept?")

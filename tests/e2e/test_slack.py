@@ -11,13 +11,13 @@ import urllib.request
 import uuid
 
 import pytest
-import yaml
 from PIL import Image
 
 from actions.support import GIVE_UP_MESSAGE
 from bot.identity import REFUSAL
 from shop.errors import APOLOGY
 from support.abuse_support import slack_event, slack_signature
+from support.domain_texts import response_text
 from support.servers import STAFF_SLACK_USER
 from support.slack_client import post, posts_to
 
@@ -186,21 +186,12 @@ def test_staff_get_an_apology_in_the_thread_when_the_action_server_is_down(assis
     assert posts_to(assistant.slack.calls, channel)[1].params["text"].startswith("What to reorder")
 
 
-def _staff_wording(name: str) -> tuple[str, str]:
-    """The texts of response ``name`` for the staff console and for Slack (domain.yml)."""
-    from bot.server.rasa_model import ROOT
-
-    variants = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"][name]
-    by_channel = {v.get("channel"): v["text"] for v in variants}
-    return by_channel["staff"], by_channel["slack"]
-
-
 def test_staff_are_greeted_as_staff_and_never_handed_over(assistant):
     from bot.cli.staff_console_client import ask
     from support.servers import STAFF_CONSOLE_TOKEN
 
-    greeting, slack_greeting = _staff_wording("utter_greet")
-    scope, _ = _staff_wording("utter_out_of_scope")
+    greeting = response_text("utter_greet", "staff")
+    scope = response_text("utter_out_of_scope", "staff")
     sender = "ops-" + uuid.uuid4().hex[:8]
 
     def console(text: str) -> list[str]:
@@ -209,7 +200,7 @@ def test_staff_are_greeted_as_staff_and_never_handed_over(assistant):
         ]
 
     assert console("hi") == [greeting]
-    rephrase, _ = _staff_wording("utter_ask_rephrase")
+    rephrase = response_text("utter_ask_rephrase", "staff")
     assert console("help") == [rephrase]  # what staff can ask, not "say it another way"
     # Not understood again and again: what staff can ask, never a customer's hand-off.
     for attempt in range(4):
@@ -225,4 +216,5 @@ def test_staff_are_greeted_as_staff_and_never_handed_over(assistant):
     channel = payload["event"]["channel"]
     assert post(assistant, payload)[0] == 200
     assistant.slack.wait_for(lambda c: posts_to(c, channel), timeout=90)
+    slack_greeting = response_text("utter_greet", "slack")
     assert [r.params["text"] for r in posts_to(assistant.slack.calls, channel)] == [slack_greeting]

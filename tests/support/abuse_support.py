@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 
 from shop.store import make_engine
 from shop.store.models import Base
+from support.domain_texts import response_text
 from support.servers import SLACK_SIGNING_SECRET, Assistant
 
-ROOT = Path(__file__).resolve().parents[2]
 # Every table a customer or staff conversation could read or write, and the import bookkeeping.
 SHOP_TABLES = (
     "customers",
@@ -41,11 +40,8 @@ SHOP_TABLES = (
 
 
 def greeting() -> str:
-    """The bot's answer to "hi" on the customers' channels (``utter_greet`` in domain.yml; the
-    variants with a ``channel`` are the staff's)."""
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
-    [response] = [r for r in domain["responses"]["utter_greet"] if "channel" not in r]
-    return response["text"]
+    """The bot's answer to "hi" on the customers' channels."""
+    return response_text("utter_greet")
 
 
 @dataclass
