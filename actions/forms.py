@@ -1,10 +1,10 @@
 """Forms that let go: a question the customer keeps leaving aside is not asked forever.
 
 A form (order look-up, cancel, return, return status) asks its question again after every
-digression: an FAQ answer, a recommendation, a product question. Once or twice that is a useful
-reminder; after ``PATIENCE`` turns in a row spent elsewhere the form stops, says so, and changes
-nothing (the order is not looked up, cancelled or returned). The customer starts it again by
-asking, as the first time.
+digression (an FAQ answer, a recommendation). Once or twice that is a useful reminder; after
+``PATIENCE`` turns in a row spent elsewhere the form stops, says so, and changes nothing (the
+order is not looked up, cancelled or returned). The customer starts it again by asking, as the
+first time.
 
 The form's validation decides (it runs each time the form comes back after a digression), says
 the let-go message and ends the form; the action that normally follows the form's end (the
