@@ -8,8 +8,8 @@ import datetime as dt
 from sqlalchemy.engine import Engine
 
 from analytics.reports.base import StaffReport, Table, money, number
-from shop.promotions.admin import describe, list_promotions
-from shop.promotions.drafts import draft_hours, reward_text
+from shop.promotions.admin import describe, last_day, list_promotions, reward_text
+from shop.promotions.drafts import can_confirm
 from shop.promotions.errors import InvalidPromotion
 from shop.promotions.targeting import matching_segments
 from shop.store import session_scope
@@ -38,7 +38,7 @@ def _who(session, promotion: Promotion) -> str:
 def _in_play(promotion: Promotion, now: dt.datetime) -> bool:
     """Active, paused, or a draft that can still be confirmed."""
     if promotion.status == "draft":
-        return promotion.created_at + dt.timedelta(hours=draft_hours()) >= now
+        return can_confirm(promotion, now)
     return promotion.status in ORDER
 
 
@@ -55,7 +55,7 @@ def promotions_report(engine: Engine, now: dt.datetime | None = None) -> StaffRe
             spent = money(info["spent"]) + (
                 f" of {money(info['budget'])}" if info["budget"] is not None else ""
             )
-            until = "ended" if p.ends_at <= now else f"{p.ends_at - dt.timedelta(seconds=1):%d %b}"
+            until = "ended" if p.ends_at <= now else f"{last_day(p.ends_at):%d %b}"
             rows.append([p.name, p.status, reward_text(p.reward_kind, p.reward_value) + cats,
                          _who(session, p), until, number(info["codes"]),
                          number(info["redemptions"]), spent])  # fmt: skip

@@ -156,6 +156,16 @@ def describe(session: Session, promotion: Promotion) -> dict[str, Any]:
     }
 
 
+def reward_text(kind: str, value: Decimal) -> str:
+    """A reward as people read it: "10% off", "5.00 off"."""
+    return f"{float(value):g}% off" if kind == "percent" else f"{value:.2f} off"
+
+
+def last_day(ends_at: dt.datetime) -> dt.datetime:
+    """The last moment a promotion ending at ``ends_at`` (exclusive) is valid: its "until" day."""
+    return ends_at - dt.timedelta(seconds=1)
+
+
 def list_promotions(session: Session) -> list[Promotion]:
     """Every promotion, newest first."""
     return list(session.execute(select(Promotion).order_by(Promotion.id.desc())).scalars())

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from shop import settings
-from shop.promotions.admin import create_promotion
+from shop.promotions.admin import create_promotion, last_day, reward_text
 from shop.promotions.codes import issue_codes
 from shop.promotions.request import PromotionRequest, segment_name
 from shop.promotions.targeting import eligible_customer_ids, matching_segments
@@ -84,8 +84,9 @@ class DraftPreview:
 
     def lines(self) -> list[tuple[str, str]]:
         """(field, value) pairs the preview shows, in order."""
-        last_day = self.ends_at - dt.timedelta(seconds=1)
-        until = f"{last_day:%d %b %Y}" + ("" if self.window_given else " (default: two weeks)")
+        until = f"{last_day(self.ends_at):%d %b %Y}" + (
+            "" if self.window_given else " (default: two weeks)"
+        )
         return [
             ("Reward", f"{self.reward} {self.where}"),
             ("Who", "; ".join(self.segments)),
@@ -129,11 +130,6 @@ def _free_name(session: Session, base: str) -> str:
     while f"{base}-{n}" in taken:
         n += 1
     return f"{base}-{n}"
-
-
-def reward_text(kind: str, value: Decimal) -> str:
-    """A reward as staff read it: "10% off", "5.00 off"."""
-    return f"{float(value):g}% off" if kind == "percent" else f"{value:.2f} off"
 
 
 def create_draft(
@@ -193,12 +189,26 @@ def preview(
         per_customer_cap=promotion.per_customer_cap,
         global_cap=promotion.global_cap,
         budget=promotion.budget,
-        expires_at=promotion.created_at + dt.timedelta(hours=draft_hours()),
+        expires_at=draft_expires_at(promotion),
     )  # fmt: skip
 
 
 def _until(promotion: Promotion) -> str:
-    return f"{promotion.ends_at - dt.timedelta(seconds=1):%d %b %Y}"
+    return f"{last_day(promotion.ends_at):%d %b %Y}"
+
+
+def draft_expires_at(promotion: Promotion) -> dt.datetime:
+    """When a draft's Confirm stops working (``SHOPBOT_PROMOTION_DRAFT_HOURS`` after it was made)."""
+    return promotion.created_at + dt.timedelta(hours=draft_hours())
+
+
+def can_confirm(promotion: Promotion, now: dt.datetime) -> bool:
+    """True for a draft that Confirm would still make live: not expired, its window not over."""
+    return (
+        promotion.status == "draft"
+        and draft_expires_at(promotion) >= now
+        and promotion.ends_at > now
+    )
 
 
 def confirm_draft(session: Session, promotion_id: int, now: dt.datetime | None = None) -> Decision:
@@ -211,7 +221,7 @@ def confirm_draft(session: Session, promotion_id: int, now: dt.datetime | None =
         return Decision("unknown")
     if promotion.status != "draft":
         return _not_a_draft(promotion)
-    if promotion.created_at + dt.timedelta(hours=draft_hours()) < now or promotion.ends_at <= now:
+    if not can_confirm(promotion, now):
         return Decision("expired", promotion.name)
     changed = session.execute(
         update(Promotion)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.experiments.registry import expose
+from shop.promotions.admin import last_day, reward_text
 from shop.promotions.consent import opted_out
 from shop.store.models import utcnow
 from shop.store.promotion_models import (
@@ -33,12 +34,11 @@ class Offer:
 
 def offer_text(promotion: Promotion, code: str) -> str:
     """What the customer reads: the reward, where it applies, until when, the code."""
-    value = promotion.reward_value
-    off = f"{float(value):g}% off" if promotion.reward_kind == "percent" else f"{value:.2f} off"
+    off = reward_text(promotion.reward_kind, promotion.reward_value)
     where = f" {' and '.join(promotion.categories)}" if promotion.categories else " your next order"
-    last_day = promotion.ends_at - dt.timedelta(seconds=1)
+    until = last_day(promotion.ends_at)
     return (
-        f"By the way: you have {off}{where} until {last_day:%d %B}, with your personal code "
+        f"By the way: you have {off}{where} until {until:%d %B}, with your personal code "
         f"{code} at checkout. {STOP_HINT}"
     )
 
